@@ -1,0 +1,214 @@
+"""`Store`: the app's one door to its SQLite database. It owns the connection and the transaction
+boundaries; the SQL lives in the per-table modules it composes."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from app.store import ledger, personas, preferences, scripts, settings
+from app.store.db import Database, Migration, connect, migrate, translate_error
+from app.store.errors import StoreError
+from app.store.paths import database_path
+from app.store.records import Persona, RequestRecord, ScriptRecord, ScriptStatus
+
+
+class Store:
+    """Thread-safe: one connection behind a lock. Open with `Store.open()`; close with `close()` or `with`."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    @classmethod
+    def open(cls, path: Path | None = None, *, migrations: Sequence[Migration] | None = None) -> Store:
+        """Open (creating if needed) the database and bring its schema up to date.
+
+        `path` defaults to `database_path()`; `migrations` to the ones shipped with the app.
+        Raises StoreError with a sentence for the user when the file is damaged or a migration fails.
+        """
+        try:
+            path = database_path() if path is None else path
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            folder = error.filename
+            raise StoreError(f"Could not create the data folder {folder}: {error.strerror}.") from error
+        conn = connect(path)
+        try:
+            migrate(conn, migrations)
+        except sqlite3.Error as error:  # migrate() wraps its own failures; this is reading the schema
+            conn.close()
+            raise translate_error(error, path) from error
+        except BaseException:
+            conn.close()
+            raise
+        return cls(Database(conn, path))
+
+    @property
+    def path(self) -> Path:
+        return self._db.path
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # Preferences
+
+    def get_default_provider(self) -> str:
+        with self._db.locked() as conn:
+            return preferences.get_default_provider(conn)
+
+    def get_saved_provider(self) -> str | None:
+        with self._db.locked() as conn:
+            return preferences.get_saved_provider(conn)
+
+    def set_default_provider(self, name: str) -> None:
+        with self._db.locked() as conn:
+            preferences.set_default_provider(conn, name)
+
+    def get_default_persona_id(self) -> str | None:
+        with self._db.locked() as conn:
+            return preferences.get_default_persona_id(conn)
+
+    def set_default_persona_id(self, persona_id: str | None) -> None:
+        with self._db.transaction() as conn:
+            preferences.set_default_persona_id(conn, persona_id)
+
+    def get_preference(self, key: str) -> str | None:
+        with self._db.locked() as conn:
+            return preferences.get_preference(conn, key)
+
+    def set_preference(self, key: str, value: str | None) -> None:
+        with self._db.transaction() as conn:
+            preferences.set_preference(conn, key, value)
+
+    # Personas
+
+    def list_personas(self) -> list[Persona]:
+        with self._db.locked() as conn:
+            return personas.list_personas(conn)
+
+    def get_persona(self, id_or_name: str) -> Persona | None:
+        with self._db.locked() as conn:
+            return personas.get_persona(conn, id_or_name)
+
+    def default_persona(self) -> Persona:
+        """The user's default persona if set and still present, else the one shipped as default."""
+        with self._db.locked() as conn:
+            return personas.default_persona(conn, preferences.get_default_persona_id(conn))
+
+    # Scripts
+
+    def create_script(
+        self, topic: str, persona: Persona | None, provider: str, model: str, target_words: int | None
+    ) -> int:
+        """Record a generation as it starts (status 'generating'), so even a crash leaves a trace."""
+        with self._db.locked() as conn:
+            return scripts.create_script(conn, topic, persona, provider, model, target_words)
+
+    def finish_script(
+        self,
+        script_id: int,
+        *,
+        text: str,
+        status: ScriptStatus,
+        provider: str,
+        model: str,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        total_tokens: int | None = None,
+        latency_ms: float | None = None,
+        ttft_ms: float | None = None,
+        finish_reason: str | None = None,
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> None:
+        """Save the outcome, partial text included. provider/model may differ from the start (fallback)."""
+        with self._db.locked() as conn:
+            scripts.finish_script(
+                conn,
+                script_id,
+                text=text,
+                status=status,
+                provider=provider,
+                model=model,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                total_tokens=total_tokens,
+                latency_ms=latency_ms,
+                ttft_ms=ttft_ms,
+                finish_reason=finish_reason,
+                error_code=error_code,
+                error_message=error_message,
+            )
+
+    def get_script(self, script_id: int) -> ScriptRecord | None:
+        with self._db.locked() as conn:
+            return scripts.get_script(conn, script_id)
+
+    def list_scripts(self, limit: int = 50, offset: int = 0, search: str | None = None) -> list[ScriptRecord]:
+        with self._db.locked() as conn:
+            return scripts.list_scripts(conn, limit, offset, search)
+
+    def delete_script(self, script_id: int) -> ScriptRecord | None:
+        """Delete and return what was deleted, for undo; None if there was no such script."""
+        with self._db.transaction() as conn:
+            return scripts.delete_script(conn, script_id)
+
+    def restore_script(self, record: ScriptRecord) -> int:
+        """Undo a delete, keeping id and created_at; returns the id it got back."""
+        with self._db.transaction() as conn:
+            return scripts.restore_script(conn, record)
+
+    # Ledger
+
+    def record_request(self, record: RequestRecord) -> int:
+        with self._db.locked() as conn:
+            return ledger.record_request(conn, record)
+
+    def request_times(self, provider: str, model: str | None, since: float) -> list[float]:
+        with self._db.locked() as conn:
+            return ledger.request_times(conn, provider, model, since)
+
+    def request_tokens_since(self, provider: str, model: str | None, since: float) -> list[tuple[float, int]]:
+        with self._db.locked() as conn:
+            return ledger.request_tokens_since(conn, provider, model, since)
+
+    def list_requests(self, limit: int = 100) -> list[RequestRecord]:
+        with self._db.locked() as conn:
+            return ledger.list_requests(conn, limit)
+
+    def prune_requests(self, before: float) -> int:
+        with self._db.locked() as conn:
+            return ledger.prune_requests(conn, before)
+
+    # Settings
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        with self._db.locked() as conn:
+            return settings.get_setting(conn, key, default)
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self._db.locked() as conn:
+            settings.set_setting(conn, key, value)
+
+    def set_settings(self, mapping: Mapping[str, Any]) -> None:
+        with self._db.transaction() as conn:
+            settings.set_settings(conn, mapping)
+
+    def delete_setting(self, key: str) -> bool:
+        with self._db.locked() as conn:
+            return settings.delete_setting(conn, key)
+
+    def settings_with_prefix(self, prefix: str) -> dict[str, Any]:
+        with self._db.locked() as conn:
+            return settings.settings_with_prefix(conn, prefix)
