@@ -1,0 +1,1 @@
+"""The Qt-free core: provider interface, adapters, guards and the script service."""

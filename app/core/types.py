@@ -1,0 +1,68 @@
+"""The plain values that cross the provider interface."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from app.core.ratelimit.snapshot import RateLimitSnapshot
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateOptions:
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+    # A JSON schema: the provider is asked for JSON, and the result carries the parsed, validated object.
+    json_schema: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateResult:
+    text: str
+    provider: str
+    model: str
+    usage: TokenUsage
+    latency_ms: float
+    finish_reason: str | None = None
+    time_to_first_token_ms: float | None = None
+    rate_limits: RateLimitSnapshot | None = None
+    raw_headers: Mapping[str, str] = field(default_factory=dict)
+    parsed: Any = None
+
+
+# What `LLMProvider.stream()` yields: text deltas, then exactly one GenerateResult last.
+StreamItem = str | GenerateResult
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    id: str
+    label: str | None = None
+    context_window: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    provider: str
+    model: str
+    reachable: bool
+    key_accepted: bool | None  # None where the provider takes no key
+    latency_ms: float | None
+    message: str
+    rate_limits: RateLimitSnapshot | None = None
