@@ -39,7 +39,11 @@ def is_placeholder_key(key: str | None) -> bool:
     if key is None:
         return True
     normalised = key.strip().lower()
-    return normalised in _PLACEHOLDER_KEYS or normalised.startswith(("your_", "your-", "<")) or set(normalised) <= {"x", "*"}
+    return (
+        normalised in _PLACEHOLDER_KEYS
+        or normalised.startswith(("your_", "your-", "<"))
+        or set(normalised) <= {"x", "*"}
+    )
 
 
 def load_environment(
@@ -65,7 +69,9 @@ class ProviderSettings:
     name: str
     model: str
     api_key: str | None = None
-    key_source: str | None = None  # where the key came from: an env var name, "keychain" or "file" — never the key
+    key_source: str | None = (
+        None  # an env var name, "keychain" or "file": where the key came from, never the key
+    )
     base_url: str | None = None
     timeout_s: float = DEFAULT_TIMEOUT_S
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S

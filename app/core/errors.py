@@ -22,7 +22,9 @@ class ErrorCode(StrEnum):
 
 
 # Failures that a retry after a pause may fix; the others need the user (or another provider).
-TRANSIENT_CODES = frozenset({ErrorCode.RATE_LIMIT_EXCEEDED, ErrorCode.NETWORK_ERROR, ErrorCode.PROVIDER_UNAVAILABLE})
+TRANSIENT_CODES = frozenset(
+    {ErrorCode.RATE_LIMIT_EXCEEDED, ErrorCode.NETWORK_ERROR, ErrorCode.PROVIDER_UNAVAILABLE}
+)
 
 
 class LLMProviderError(Exception):

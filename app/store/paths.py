@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import platformdirs
@@ -12,9 +13,9 @@ DATA_DIR_ENV = "SCRIPTWRIGHT_DATA_DIR"
 DATABASE_FILENAME = "scriptwright.db"
 
 
-def data_dir() -> Path:
+def data_dir(environ: Mapping[str, str] | None = None) -> Path:
     """The data folder, created if missing. The environment override serves tests and portable installs."""
-    override = os.environ.get(DATA_DIR_ENV, "").strip()
+    override = (os.environ if environ is None else environ).get(DATA_DIR_ENV, "").strip()
     if override:
         path = Path(override).expanduser()
     else:

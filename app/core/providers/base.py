@@ -6,11 +6,14 @@ first token), structured-output validation, error wrapping and the rate-limit sn
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import math
+import ssl
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -27,6 +30,8 @@ from app.core.types import (
     StreamItem,
     TokenUsage,
 )
+
+logger = logging.getLogger(__name__)
 
 # The finish reason of a reply that finished normally but holds no text.
 EMPTY_REPLY = "empty"
@@ -96,7 +101,7 @@ class LLMProvider(ABC):
         *,
         system_prompt: str | None = None,
         options: GenerateOptions | None = None,
-    ) -> AsyncIterator[StreamItem]:
+    ) -> AsyncGenerator[StreamItem, None]:
         """Yield text deltas as they arrive, then one GenerateResult.
 
         Cancelling (or leaving the loop early) closes the upstream stream.
@@ -348,13 +353,25 @@ def transport_failure(exc: BaseException) -> str | None:
     return None
 
 
+@functools.cache
+def shared_tls_context() -> ssl.SSLContext:
+    """One TLS context for every SDK client: building one loads the CA bundle (~50 ms) each time."""
+    import httpx  # every SDK depends on it; imported here so that importing base stays cheap
+
+    return httpx.create_ssl_context()
+
+
 async def close_stream(stream: object) -> None:
     """Close an async generator or an SDK stream (its `aclose()` or `close()`), if it can be closed."""
     close = getattr(stream, "aclose", None) or getattr(stream, "close", None)
-    if close is not None:
+    if close is None:
+        return
+    try:
         result = close()
         if hasattr(result, "__await__"):
             await result
+    except Exception:  # closing is best effort: never let it hide the outcome of the call
+        logger.debug("closing a provider stream failed", exc_info=True)
 
 
 def describe_wait(seconds: float) -> str:

@@ -1,0 +1,240 @@
+"""scriptwright-cli: the same core as the window, without Qt.
+
+Exit codes: 0 success, 1 a local failure (e.g. a damaged database), 2 a usage error, 3 a provider error.
+`--help` imports no provider SDK: adapters load only when a command talks to a provider.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from app import __version__
+from app.core.catalogue import CATALOGUE, PROVIDER_NAMES
+from app.core.errors import LLMProviderError
+
+if TYPE_CHECKING:
+    from app.core.service import ScriptService
+
+EXIT_OK, EXIT_LOCAL, EXIT_USAGE, EXIT_PROVIDER = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """Bad arguments that argparse could not catch (exit 2)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scriptwright-cli",
+        description="Write video scripts with Ollama, Gemini or Groq from the command line.",
+    )
+    parser.add_argument("--version", action="version", version=f"scriptwright {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    generate = commands.add_parser("generate", help="write a script and stream it to stdout")
+    generate.add_argument("--topic", required=True, help="what the video is about")
+    generate.add_argument("--provider", choices=PROVIDER_NAMES, help="override the saved provider once")
+    generate.add_argument("--model", help="override the provider's model for this call")
+    generate.add_argument("--persona", help="persona name or id (default: the default persona)")
+    length = generate.add_mutually_exclusive_group()
+    length.add_argument("--words", type=_positive_int, help="target length in words")
+    length.add_argument("--minutes", type=_positive_float, help="target spoken minutes (~150 words a minute)")
+    generate.add_argument("--json", action="store_true", help="print one JSON object, not streamed text")
+
+    providers = commands.add_parser("providers", help="each provider: configured? reachable? model, latency")
+    providers.add_argument("--json", action="store_true")
+
+    models = commands.add_parser("models", help="the models a provider lists")
+    models.add_argument("--provider", choices=PROVIDER_NAMES, required=True)
+
+    prefs = commands.add_parser("prefs", help="read or change saved preferences")
+    prefs_commands = prefs.add_subparsers(dest="prefs_command", required=True, metavar="ACTION")
+    prefs_get = prefs_commands.add_parser("get", help="print a preference")
+    prefs_get.add_argument("key", choices=("default_llm_provider", "default_persona_id"))
+    prefs_set = prefs_commands.add_parser("set", help="change a preference")
+    prefs_set.add_argument("key", choices=("default_llm_provider", "default_persona_id"))
+    prefs_set.add_argument("value")
+
+    history = commands.add_parser("history", help="the scripts written so far, newest first")
+    history.add_argument("--limit", type=_positive_int, default=20)
+    history.add_argument("--json", action="store_true")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"'{text}' must be greater than zero")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"'{text}' must be greater than zero")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from app.store.errors import StoreError
+
+    try:
+        return asyncio.run(_run(args))
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except LLMProviderError as exc:
+        print(f"error: {exc.code.value}: {exc.message}", file=sys.stderr)
+        return EXIT_PROVIDER
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_LOCAL
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from app.core.bootstrap import open_service
+
+    service = open_service()
+    try:
+        handler = _COMMANDS[args.command]
+        return await handler(service, args)
+    finally:
+        await service.aclose()
+        service.store.close()
+
+
+async def _generate(service: ScriptService, args: argparse.Namespace) -> int:
+    from app.core.prompts import words_for_minutes
+    from app.core.service import ScriptRequest
+
+    persona_id = None
+    if args.persona:
+        persona = service.store.get_persona(args.persona)
+        if persona is None:
+            names = ", ".join(p.name for p in service.store.list_personas())
+            raise UsageError(f"no persona '{args.persona}'. Choose one of: {names}.")
+        persona_id = persona.id
+    words = args.words or (words_for_minutes(args.minutes) if args.minutes else None)
+    request = ScriptRequest(args.topic, persona_id, words, args.provider, args.model)
+
+    def write_delta(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    outcome = await service.generate(request, on_delta=None if args.json else write_delta)
+    if outcome.error is not None:
+        if not args.json and outcome.text:
+            sys.stdout.write("\n")
+        raise outcome.error
+    if args.json:
+        result = outcome.result
+        usage = asdict(result.usage) if result else None
+        payload = {
+            "text": outcome.text,
+            "provider": outcome.provider,
+            "model": outcome.model,
+            "usage": usage,
+            "latency_ms": round(result.latency_ms, 3) if result else None,
+            "finish_reason": result.finish_reason if result else None,
+            "script_id": outcome.script_id,
+        }
+        print(json.dumps(payload, ensure_ascii=False))
+    else:
+        sys.stdout.write("\n")
+    return EXIT_OK
+
+
+async def _providers(service: ScriptService, args: argparse.Namespace) -> int:
+    names = list(CATALOGUE)
+    settings = [service.provider_settings(name) for name in names]
+    reports = await asyncio.gather(*(service.health(s.name, s) for s in settings))
+    rows: list[dict[str, Any]] = []
+    for setting, report in zip(settings, reports, strict=True):
+        entry = CATALOGUE[setting.name]
+        rows.append(
+            {
+                "provider": setting.name,
+                "label": entry.display_name,
+                "configured": not entry.needs_key or bool(setting.api_key),
+                "key_source": setting.key_source,
+                "reachable": report.reachable,
+                "key_accepted": report.key_accepted,
+                "model": setting.model,
+                "latency_ms": round(report.latency_ms, 1) if report.latency_ms is not None else None,
+                "message": report.message,
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return EXIT_OK
+    current = service.current_provider()
+    for row in rows:
+        marker = "*" if row["provider"] == current else " "
+        state = "reachable" if row["reachable"] else "unreachable"
+        latency = f"{row['latency_ms']:.0f} ms" if row["latency_ms"] is not None else "-"
+        configured = "configured" if row["configured"] else "no key"
+        print(f"{marker} {row['label']:<16} {configured:<11} {state:<12} {latency:>8}  {row['model']}")
+        if not row["reachable"] or row["key_accepted"] is False:
+            print(f"    {row['message']}")
+    return EXIT_OK
+
+
+async def _models(service: ScriptService, args: argparse.Namespace) -> int:
+    for model in await service.list_models(args.provider):
+        print(model.id)
+    return EXIT_OK
+
+
+async def _prefs(service: ScriptService, args: argparse.Namespace) -> int:
+    from app.store.errors import InvalidPreferenceError
+
+    if args.prefs_command == "get":
+        value = service.store.get_preference(args.key)
+        print("" if value is None else value)
+        return EXIT_OK
+    try:
+        service.store.set_preference(args.key, args.value)
+    except InvalidPreferenceError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"{args.key} = {args.value}")
+    return EXIT_OK
+
+
+async def _history(service: ScriptService, args: argparse.Namespace) -> int:
+    records = service.store.list_scripts(limit=args.limit)
+    if args.json:
+        print(json.dumps([asdict(r) for r in records], ensure_ascii=False))
+        return EXIT_OK
+    for record in records:
+        words = len(record.text.split())
+        status = "" if record.status == "complete" else f" [{record.status}]"
+        when = record.created_at[:16].replace("T", " ")
+        print(f"#{record.id:<5} {when}  {record.provider:<7} {words:>5} words  {record.topic}{status}")
+    return EXIT_OK
+
+
+_COMMANDS = {
+    "generate": _generate,
+    "providers": _providers,
+    "models": _models,
+    "prefs": _prefs,
+    "history": _history,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

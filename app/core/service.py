@@ -1,0 +1,298 @@
+"""ScriptService: topic + persona + length -> prompt -> the chosen provider (guarded) -> a saved script.
+
+The window and the CLI drive this one object; it knows no Qt.
+
+Contract used by the UI:
+- `generate(request, on_delta=..., consent=...)` streams, calls `on_delta(text)` for each delta and saves the
+  script (the partial text too). Provider errors come back as `ScriptOutcome(status="failed", error=...)`;
+  cancelling the awaiting task cancels upstream, saves the partial text as "cancelled" and re-raises
+  `CancelledError`.
+- `consent(FallbackProposal)` -> "once" | "always" | "cancel" is awaited before another provider is used.
+- `state` is the live rate-limit state (subscribe with plain callbacks).
+- `apply_settings()` re-reads preferences, provider settings, limits and the fallback order after Settings
+  saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import aclosing
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from app.core.catalogue import PROVIDER_NAMES, catalogue_entry
+from app.core.config import ProviderSettings, resolve_provider_settings
+from app.core.errors import ErrorCode, LLMProviderError
+from app.core.guards import CallReport, FallbackChain, FallbackProposal, GuardedProvider, ProviderGuards
+from app.core.guards.fallback import ConsentDecision
+from app.core.guards.guarded import AttemptRecord
+from app.core.prompts import build_script_messages, clamp_words, words_for_minutes
+from app.core.providers import create_provider
+from app.core.ratelimit.clock import Clock, SystemClock
+from app.core.ratelimit.limiter import WaitCancelled
+from app.core.ratelimit.settings import load_guard_settings
+from app.core.ratelimit.state import RateLimitState
+from app.core.types import GenerateResult, HealthReport, ModelInfo
+
+if TYPE_CHECKING:
+    from app.core.keys import KeyStore
+    from app.store import Store
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FallbackProposal", "ScriptOutcome", "ScriptRequest", "ScriptService", "words_for_minutes"]
+
+ALWAYS_ALLOWED_KEY = "fallback.always_allowed"  # (from, to) pairs the user answered "Always" for
+
+# The script an attempt belongs to, so the ledger row can point at it (set per generate() task).
+_current_script: ContextVar[int | None] = ContextVar("current_script", default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptRequest:
+    topic: str
+    persona_id: str | None = None
+    target_words: int | None = None
+    provider: str | None = None  # an explicit choice for this call beats the saved preference
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptOutcome:
+    script_id: int
+    status: str  # "complete" | "cancelled" | "failed"
+    text: str
+    provider: str  # who actually wrote it, fallback included
+    model: str
+    result: GenerateResult | None = None
+    error: LLMProviderError | None = None
+    attempts: int = 0
+    waited_ms: float = 0.0
+    fallback_from: str | None = None
+
+
+DeltaCallback = Callable[[str], None]
+ConsentCallback = Callable[[FallbackProposal], Awaitable[ConsentDecision]]
+
+
+class ScriptService:
+    def __init__(
+        self,
+        store: Store,
+        env: Mapping[str, str],
+        *,
+        clock: Clock | None = None,
+        key_store: KeyStore | None = None,
+    ) -> None:
+        self.store = store
+        self.env = dict(env)
+        self.clock = clock or SystemClock()
+        self.key_store = key_store
+        self.guards = ProviderGuards(
+            load_guard_settings(self.env, store), clock=self.clock, on_attempt=self._record_attempt
+        )
+        self.guards.seed_from(store)  # a restart does not forget the calls of the last minute and day
+        self._providers: dict[tuple[str, str], GuardedProvider] = {}
+
+    @property
+    def state(self) -> RateLimitState:
+        return self.guards.state
+
+    @property
+    def settings_warnings(self) -> list[str]:
+        """Invalid limit settings that were replaced by defaults, one sentence each."""
+        return list(self.guards.settings.warnings)
+
+    # --- choosing a provider -------------------------------------------------------------------------
+
+    def current_provider(self) -> str:
+        """The saved preference, else LLM_PROVIDER, else ollama."""
+        saved = self.store.get_saved_provider()
+        if saved:
+            return saved
+        from_env = self.env.get("LLM_PROVIDER", "").strip().lower()
+        return from_env if from_env in PROVIDER_NAMES else "ollama"
+
+    def provider_settings(self, name: str) -> ProviderSettings:
+        catalogue_entry(name)  # unknown names fail with INVALID_REQUEST
+        prefix = f"provider.{name}."
+        saved = {k.removeprefix(prefix): v for k, v in self.store.settings_with_prefix(prefix).items()}
+        saved_key = self.key_store.get(name) if self.key_store else None
+        return resolve_provider_settings(name, self.env, saved, saved_key)
+
+    def _guarded(self, name: str, model: str | None = None) -> GuardedProvider:
+        settings = self.provider_settings(name)
+        if model:
+            settings = replace(settings, model=model)
+        cache_key = (name, settings.model)
+        if cache_key not in self._providers:
+            self._providers[cache_key] = self.guards.wrap(create_provider(name, settings, clock=self.clock))
+        return self._providers[cache_key]
+
+    def _writer(
+        self, name: str, model: str | None, consent: ConsentCallback | None
+    ) -> GuardedProvider | FallbackChain:
+        """The chosen provider, or a fallback chain headed by it when the user configured one."""
+        order = self.guards.settings.fallback_order(name)
+        first = self._guarded(name, model)
+        if len(order) == 1:
+            return first
+        chain = self.guards.chain([first, *(self._guarded(n) for n in order[1:])], consent=consent)
+        chain.always_allowed = {(str(a), str(b)) for a, b in self.store.get_setting(ALWAYS_ALLOWED_KEY, [])}
+        return chain
+
+    # --- generating ------------------------------------------------------------------------------------
+
+    async def generate(
+        self,
+        request: ScriptRequest,
+        *,
+        on_delta: DeltaCallback | None = None,
+        consent: ConsentCallback | None = None,
+    ) -> ScriptOutcome:
+        name = request.provider or self.current_provider()
+        persona = self.store.get_persona(request.persona_id) if request.persona_id else None
+        if persona is None:
+            persona = self.store.default_persona()
+        target_words = clamp_words(request.target_words)
+        system_prompt, messages = build_script_messages(
+            request.topic, persona.prompt if persona else None, target_words
+        )
+        writer = self._writer(name, request.model, consent)
+        script_id = self.store.create_script(request.topic, persona, name, writer.model, target_words)
+        token = _current_script.set(script_id)
+        report = CallReport()
+        parts: list[str] = []
+        try:
+            async with aclosing(
+                writer.stream(messages, system_prompt=system_prompt, report=report)
+            ) as stream:
+                async for item in stream:
+                    if isinstance(item, str):
+                        parts.append(item)
+                        if on_delta is not None:
+                            on_delta(item)
+                    else:
+                        return self._finish(script_id, item, report, name)
+        except LLMProviderError as error:
+            log.warning("[ScriptService] %s failed: %s (%s)", name, error.code.value, error.message)
+            return self._end(script_id, "failed", parts, report, name, writer, error)
+        except WaitCancelled:  # the user cancelled a visible wait: nothing more was sent
+            return self._end(script_id, "cancelled", parts, report, name, writer, None)
+        except asyncio.CancelledError:
+            self._end(script_id, "cancelled", parts, report, name, writer, None)
+            raise
+        finally:
+            _current_script.reset(token)
+            if isinstance(writer, FallbackChain):
+                self._remember_always(writer)
+        unfinished = LLMProviderError(
+            ErrorCode.INVALID_RESPONSE, f"{writer.label} ended the reply without finishing it.", provider=name
+        )
+        return self._end(script_id, "failed", parts, report, name, writer, unfinished)
+
+    def _finish(
+        self, script_id: int, result: GenerateResult, report: CallReport, chosen: str
+    ) -> ScriptOutcome:
+        self.store.finish_script(
+            script_id,
+            text=result.text,
+            status="complete",
+            provider=result.provider,
+            model=result.model,
+            prompt_tokens=result.usage.prompt_tokens,
+            completion_tokens=result.usage.completion_tokens,
+            total_tokens=result.usage.total_tokens,
+            latency_ms=result.latency_ms,
+            ttft_ms=result.time_to_first_token_ms,
+            finish_reason=result.finish_reason,
+        )
+        return ScriptOutcome(
+            script_id,
+            "complete",
+            result.text,
+            result.provider,
+            result.model,
+            result=result,
+            attempts=report.attempt_count,
+            waited_ms=report.waited_ms,
+            fallback_from=chosen if result.provider != chosen else None,
+        )
+
+    def _end(
+        self,
+        script_id: int,
+        status: str,
+        parts: list[str],
+        report: CallReport,
+        chosen: str,
+        writer: GuardedProvider | FallbackChain,
+        error: LLMProviderError | None,
+    ) -> ScriptOutcome:
+        """A failed or cancelled script keeps its partial text, under the provider that was writing it."""
+        provider = report.provider or writer.name
+        model = report.model or writer.model
+        text = "".join(parts)
+        self.store.finish_script(
+            script_id,
+            text=text,
+            status=status,  # type: ignore[arg-type]
+            provider=provider,
+            model=model,
+            error_code=error.code.value if error else None,
+            error_message=error.message if error else None,
+        )
+        return ScriptOutcome(
+            script_id,
+            status,
+            text,
+            provider,
+            model,
+            error=error,
+            attempts=report.attempt_count,
+            waited_ms=report.waited_ms,
+            fallback_from=chosen if provider != chosen else None,
+        )
+
+    def _record_attempt(self, attempt: AttemptRecord) -> None:
+        from app.store import RequestRecord
+
+        self.store.record_request(RequestRecord(**attempt.as_dict(), script_id=_current_script.get()))
+
+    def _remember_always(self, chain: FallbackChain) -> None:
+        pairs = sorted(list(pair) for pair in chain.always_allowed)
+        if pairs != sorted(self.store.get_setting(ALWAYS_ALLOWED_KEY, [])):
+            self.store.set_setting(ALWAYS_ALLOWED_KEY, pairs)
+
+    # --- settings dialog and CLI helpers -------------------------------------------------------------
+
+    async def list_models(self, provider: str, settings: ProviderSettings | None = None) -> list[ModelInfo]:
+        adapter = create_provider(provider, settings or self.provider_settings(provider), clock=self.clock)
+        try:
+            return await adapter.list_models()
+        finally:
+            await adapter.aclose()
+
+    async def health(self, provider: str, settings: ProviderSettings | None = None) -> HealthReport:
+        adapter = create_provider(provider, settings or self.provider_settings(provider), clock=self.clock)
+        try:
+            return await adapter.health()
+        finally:
+            await adapter.aclose()
+
+    def apply_settings(self) -> None:
+        """Settings changed: new limits take effect at once; cached adapters go, so the next call uses the new
+        model, key and host."""
+        self.guards.apply(load_guard_settings(self.env, self.store))
+        stale = list(self._providers.values())
+        self._providers.clear()
+        for adapter in stale:
+            asyncio.get_event_loop().create_task(adapter.aclose())
+
+    async def aclose(self) -> None:
+        adapters = list(self._providers.values())
+        self._providers.clear()
+        await asyncio.gather(*(a.aclose() for a in adapters), return_exceptions=True)
