@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     prefs_set.add_argument("key", choices=("default_llm_provider", "default_persona_id"))
     prefs_set.add_argument("value")
 
+    limits = commands.add_parser("limits", help="where each provider stands with its rate limits")
+    limits.add_argument("--json", action="store_true")
+
     history = commands.add_parser("history", help="the scripts written so far, newest first")
     history.add_argument("--limit", type=_positive_int, default=20)
     history.add_argument("--json", action="store_true")
@@ -135,7 +138,11 @@ async def _generate(service: ScriptService, args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    outcome = await service.generate(request, on_delta=None if args.json else write_delta)
+    unsubscribe = service.state.subscribe(_WaitReporter(service))
+    try:
+        outcome = await service.generate(request, on_delta=None if args.json else write_delta)
+    finally:
+        unsubscribe()
     if outcome.error is not None:
         if not args.json and outcome.text:
             sys.stdout.write("\n")
@@ -151,11 +158,95 @@ async def _generate(service: ScriptService, args: argparse.Namespace) -> int:
             "latency_ms": round(result.latency_ms, 3) if result else None,
             "finish_reason": result.finish_reason if result else None,
             "script_id": outcome.script_id,
+            "waited_ms": round(outcome.waited_ms, 1),
+            "attempts": outcome.attempts,
+            "fallback_from": outcome.fallback_from,
         }
         print(json.dumps(payload, ensure_ascii=False))
     else:
         sys.stdout.write("\n")
     return EXIT_OK
+
+
+class _WaitReporter:
+    """Prints each wait on stderr as it starts: "waiting 28 s: Groq limit 2/min (local)"."""
+
+    def __init__(self, service: ScriptService) -> None:
+        self._service = service
+        self._seen: set[int] = set()
+
+    def __call__(self, key: tuple[str, str | None]) -> None:
+        view = self._service.state.view(*key)
+        for wait in view.active_waits:
+            if id(wait.handle) in self._seen:
+                continue
+            self._seen.add(id(wait.handle))
+            local = wait.kind == "rate_limit" and view.hold_until is None
+            source = "local" if local else f"reported by {view.label}"
+            print(
+                f"waiting {wait.remaining_seconds:.0f} s: {view.label} {wait.reason} ({source})",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+async def _limits(service: ScriptService, args: argparse.Namespace) -> int:
+    for name in CATALOGUE:  # every provider gets a row, used or not
+        service.state.view(
+            name, service.provider_settings(name).model if CATALOGUE[name].limits_per_model else None
+        )
+    views = service.state.snapshot()
+    if args.json:
+        print(json.dumps([_view_json(view) for view in views], ensure_ascii=False))
+        return EXIT_OK
+    for view in views:
+        print(view.headline)
+        print(f"  {view.next_available_text}")
+        for window in view.reported:
+            print(f"  {_reported_text(window, service.clock.now())}")
+        if view.circuit.is_open:
+            print(f"  circuit {view.circuit.state.value}")
+        if view.last_error is not None:
+            print(f"  last error: {view.last_error.message}")
+    for warning in service.settings_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _reported_text(window: Any, now: float) -> str:
+    remaining = "?" if window.remaining is None else window.remaining
+    limit = "?" if window.limit is None else window.limit
+    reset = "" if window.reset_at is None else f", resets in {max(0.0, window.reset_at - now):.0f} s"
+    return f"{window.window.label}: {remaining}/{limit} left{reset} ({window.source.value})"
+
+
+def _view_json(view: Any) -> dict[str, Any]:
+    return {
+        "provider": view.provider,
+        "model": view.model,
+        "enabled": view.enabled,
+        "headline": view.headline,
+        "next_available": view.next_available_text,
+        "next_free_at": view.next_free_at,
+        "requests_used_last_minute": view.rpm_used,
+        "requests_per_minute_limit": view.rpm_limit,
+        "reported": [
+            {
+                "window": w.window.value,
+                "limit": w.limit,
+                "remaining": w.remaining,
+                "reset_at": w.reset_at,
+                "source": w.source.value,
+                "observed_at": w.observed_at,
+            }
+            for w in view.reported
+        ],
+        "active_waits": [{"reason": w.reason, "until": w.until} for w in view.active_waits],
+        "circuit": view.circuit.state.value,
+        "last_error": None
+        if view.last_error is None
+        else {"code": view.last_error.code, "message": view.last_error.message},
+    }
 
 
 async def _providers(service: ScriptService, args: argparse.Namespace) -> int:
@@ -233,6 +324,7 @@ _COMMANDS = {
     "models": _models,
     "prefs": _prefs,
     "history": _history,
+    "limits": _limits,
 }
 
 

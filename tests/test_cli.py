@@ -55,7 +55,11 @@ def test_generate_json_for_each_provider(
         == 0
     )
     payload = json.loads(capsys.readouterr().out)
-    assert set(payload) == {"text", "provider", "model", "usage", "latency_ms", "finish_reason", "script_id"}
+    assert set(payload) == {
+        *("text", "provider", "model", "usage", "latency_ms", "finish_reason", "script_id"),
+        *("waited_ms", "attempts", "fallback_from"),
+    }
+    assert payload["attempts"] == 1 and payload["fallback_from"] is None
     assert payload["provider"] == provider
     assert payload["text"].strip()
     assert (
@@ -115,7 +119,7 @@ def test_provider_error_prints_one_line_and_exits_3(
 def test_failed_generation_keeps_partial_text_in_history(
     app_env: dict[str, str], emulator: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    emulator.queue("ollama", Fault("error_in_stream", {"after": 3}))
+    emulator.queue("ollama", Fault.error_in_stream(after_tokens=3))
     assert run_cli("generate", "--topic", "Glaciers", "--provider", "ollama") == 3
     assert run_cli("history", "--json") == 0
     records = json.loads(capsys.readouterr().out.splitlines()[-1])
@@ -211,7 +215,7 @@ def test_fake_key_never_reaches_the_database_logs_or_errors(
     monkeypatch.setenv("GROQ_API_KEY", fake_key)
     caplog.set_level("DEBUG")
     assert run_cli("generate", "--topic", "Owls", "--provider", "groq", "--json") == 0
-    emulator.queue("groq", Fault("rate_limit", {"window": "rpd", "retry_after": 3600}))
+    emulator.queue("groq", Fault.rate_limit(window="rpd", retry_after=3600))
     assert run_cli("generate", "--topic", "Owls", "--provider", "groq") == 3
     monkeypatch.setenv("GROQ_API_KEY", fake_key + "-wrong")
     assert run_cli("generate", "--topic", "Owls", "--provider", "groq") == 3
@@ -220,3 +224,33 @@ def test_fake_key_never_reaches_the_database_logs_or_errors(
         if path.is_file() and path.name != "api-keys.json":
             assert fake_key.encode() not in path.read_bytes(), path
     assert fake_key not in caplog.text
+
+
+def test_limits_shows_local_window_and_what_groq_reported(
+    app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GROQ_RATE_LIMIT_ENABLED", "true")
+    monkeypatch.setenv("GROQ_RATE_LIMIT_REQUESTS_PER_MINUTE", "5")
+    assert run_cli("generate", "--topic", "Tides", "--provider", "groq", "--json") == 0
+    capsys.readouterr()
+    assert run_cli("limits", "--json") == 0
+    rows = {row["provider"]: row for row in json.loads(capsys.readouterr().out)}
+    assert set(rows) == {"ollama", "gemini", "groq"}
+    groq = rows["groq"]
+    assert groq["headline"] == "Groq: 1 request used in last 60s (limit: 5 RPM)"
+    assert groq["requests_used_last_minute"] == 1  # seeded from the ledger written by the previous command
+    reported = {w["window"]: w for w in groq["reported"]}
+    assert reported["rpd"]["source"] == "provider" and reported["rpd"]["limit"] > 0
+    assert run_cli("limits") == 0
+    assert "Groq: 1 request used in last 60s (limit: 5 RPM)" in capsys.readouterr().out
+
+
+def test_limits_reports_an_invalid_setting_once(
+    app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GROQ_RATE_LIMIT_ENABLED", "true")
+    monkeypatch.setenv("GROQ_RATE_LIMIT_REQUESTS_PER_MINUTE", "abc")
+    assert run_cli("limits") == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("GROQ_RATE_LIMIT_REQUESTS_PER_MINUTE='abc'") == 1
+    assert "(limit: 2 RPM)" in captured.out

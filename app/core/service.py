@@ -34,6 +34,7 @@ from app.core.providers import create_provider
 from app.core.ratelimit.clock import Clock, SystemClock
 from app.core.ratelimit.limiter import WaitCancelled
 from app.core.ratelimit.settings import load_guard_settings
+from app.core.ratelimit.snapshot import LimitSource, RateLimitSnapshot, Window, WindowLimit
 from app.core.ratelimit.state import RateLimitState
 from app.core.types import GenerateResult, HealthReport, ModelInfo
 
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 __all__ = ["FallbackProposal", "ScriptOutcome", "ScriptRequest", "ScriptService", "words_for_minutes"]
 
 ALWAYS_ALLOWED_KEY = "fallback.always_allowed"  # (from, to) pairs the user answered "Always" for
+REPORTED_KEY_PREFIX = "reported."  # the limits each provider last reported, so a restart still shows them
 
 # The script an attempt belongs to, so the ledger row can point at it (set per generate() task).
 _current_script: ContextVar[int | None] = ContextVar("current_script", default=None)
@@ -96,6 +98,8 @@ class ScriptService:
         )
         self.guards.seed_from(store)  # a restart does not forget the calls of the last minute and day
         self._providers: dict[tuple[str, str], GuardedProvider] = {}
+        self._track_current_models()
+        self._restore_reported()
 
     @property
     def state(self) -> RateLimitState:
@@ -105,6 +109,11 @@ class ScriptService:
     def settings_warnings(self) -> list[str]:
         """Invalid limit settings that were replaced by defaults, one sentence each."""
         return list(self.guards.settings.warnings)
+
+    def _track_current_models(self) -> None:
+        """Give each provider's current model a row in the state, so the panel shows it before first use."""
+        for name in PROVIDER_NAMES:
+            self.state.track(self.guards.registry.limiter(name, self.provider_settings(name).model))
 
     # --- choosing a provider -------------------------------------------------------------------------
 
@@ -189,6 +198,8 @@ class ScriptService:
             _current_script.reset(token)
             if isinstance(writer, FallbackChain):
                 self._remember_always(writer)
+            for attempt in {(a.provider, a.model) for a in report.attempts}:
+                self._save_reported(*attempt)
         unfinished = LLMProviderError(
             ErrorCode.INVALID_RESPONSE, f"{writer.label} ended the reply without finishing it.", provider=name
         )
@@ -262,6 +273,43 @@ class ScriptService:
 
         self.store.record_request(RequestRecord(**attempt.as_dict(), script_id=_current_script.get()))
 
+    def _save_reported(self, provider: str, model: str) -> None:
+        view = self.state.view(provider, model)
+        if view.reported:
+            rows = [
+                {
+                    "window": w.window.value,
+                    "limit": w.limit,
+                    "remaining": w.remaining,
+                    "reset_at": w.reset_at,
+                    "observed_at": w.observed_at,
+                }
+                for w in view.reported
+                if w.source is LimitSource.PROVIDER
+            ]
+            self.store.set_setting(f"{REPORTED_KEY_PREFIX}{provider}/{view.model or ''}", rows)
+
+    def _restore_reported(self) -> None:
+        for key, rows in self.store.settings_with_prefix(REPORTED_KEY_PREFIX).items():
+            provider, _, model = key.removeprefix(REPORTED_KEY_PREFIX).partition("/")
+            try:
+                windows = tuple(
+                    WindowLimit(
+                        Window(row["window"]),
+                        row["limit"],
+                        row["remaining"],
+                        row["reset_at"],
+                        LimitSource.PROVIDER,
+                        row["observed_at"],
+                    )
+                    for row in rows
+                )
+            except (KeyError, TypeError, ValueError):  # a damaged entry is dropped, not fatal
+                log.warning("[ScriptService] ignoring unreadable saved limits for %s", provider)
+                continue
+            if provider in PROVIDER_NAMES:
+                self.state.observe_snapshot(RateLimitSnapshot(provider, model, windows))
+
     def _remember_always(self, chain: FallbackChain) -> None:
         pairs = sorted(list(pair) for pair in chain.always_allowed)
         if pairs != sorted(self.store.get_setting(ALWAYS_ALLOWED_KEY, [])):
@@ -287,6 +335,7 @@ class ScriptService:
         """Settings changed: new limits take effect at once; cached adapters go, so the next call uses the new
         model, key and host."""
         self.guards.apply(load_guard_settings(self.env, self.store))
+        self._track_current_models()
         stale = list(self._providers.values())
         self._providers.clear()
         for adapter in stale:
