@@ -56,6 +56,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: EmulatorHTTPServer
 
+    # Send each small write (headers, one SSE frame) at once, as real servers do; with Nagle on, a frame can
+    # sit for the client's 40 ms delayed ACK and distort latency figures.
+    disable_nagle_algorithm = True
+
     def setup(self) -> None:
         super().setup()
         self.server.track(self.connection, True)

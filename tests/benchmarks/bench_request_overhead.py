@@ -1,0 +1,150 @@
+"""What the app adds to one request: service + guards + adapter + SQLite writes, over a bare SDK call.
+
+Run on demand: `python tests/benchmarks/bench_request_overhead.py [--requests 300]`. Two measurements,
+the bare and the app calls alternating so that drift in the machine's load hits both alike:
+1. against the emulator in a separate process (real HTTP on loopback: realistic, but the network's jitter is
+   larger than what is measured);
+2. with both SDK clients on one in-process transport that replays the emulator's recorded reply, so the only
+   difference left between the two paths is the app's own work.
+Prints a table; asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+KEY = "test-groq-key"
+MODEL = "llama-3.3-70b-versatile"
+
+
+def start_emulator() -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.emulator", "--port", "0", "--unlimited"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    match = re.search(r"http://127\.0\.0\.1:\d+", line)
+    if not match:
+        process.kill()
+        raise SystemExit(f"emulator did not start: {line!r}")
+    return process, match.group(0)
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def measure(url: str, requests: int, *, replay: bool) -> dict[str, list[float]]:
+    import groq
+    import httpx
+
+    if replay:  # record one real streamed reply, then serve it from memory to both clients
+        recorded = httpx.post(
+            f"{url}/openai/v1/chat/completions",
+            headers={"Authorization": f"Bearer {KEY}"},
+            json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": True},
+        )
+        body, headers = recorded.content, dict(recorded.headers)
+        headers.pop("transfer-encoding", None)
+        headers.pop("content-length", None)
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, headers=headers, content=body)
+
+        transport = httpx.MockTransport(handler)
+        original = groq.DefaultAsyncHttpxClient
+        groq.DefaultAsyncHttpxClient = lambda **kw: original(transport=transport, **kw)  # type: ignore[misc]
+
+    from app.core.service import ScriptRequest, ScriptService
+    from app.store import Store
+
+    data_dir = Path(tempfile.mkdtemp(prefix="scriptwright-bench-"))
+    env = {
+        "GROQ_API_KEY": KEY,
+        "GROQ_BASE_URL": url,
+        "GROQ_RATE_LIMIT_ENABLED": "false",
+        "SCRIPTWRIGHT_DATA_DIR": str(data_dir),
+    }
+    service = ScriptService(Store.open(data_dir / "scriptwright.db"), env)
+    bare = groq.AsyncGroq(
+        api_key=KEY, base_url=url, max_retries=0, http_client=groq.DefaultAsyncHttpxClient()
+    )
+    # The exact messages the app sends, so both paths move the same bytes.
+    from app.core.prompts import build_script_messages
+
+    system_prompt, messages = build_script_messages("Benchmarks", service.store.default_persona().prompt, 300)
+    wire_messages = [{"role": "system", "content": system_prompt}] + [
+        {"role": m.role, "content": m.content} for m in messages
+    ]
+
+    async def bare_call() -> None:
+        stream = await bare.chat.completions.create(
+            model=MODEL,
+            messages=wire_messages,  # type: ignore[arg-type]
+            stream=True,
+            extra_body={"stream_options": {"include_usage": True}},
+        )
+        _ = stream.response.headers
+        async with stream:
+            async for _chunk in stream:
+                pass
+
+    async def app_call() -> None:
+        outcome = await service.generate(ScriptRequest("Benchmarks", target_words=300, provider="groq"))
+        assert outcome.status == "complete", outcome.error
+
+    timings: dict[str, list[float]] = {"bare SDK": [], "app": []}
+    for _ in range(20):  # warm up both paths: imports, TLS context, connection pools, SQLite pages
+        await bare_call()
+        await app_call()
+    for _ in range(requests):
+        for name, call in (("bare SDK", bare_call), ("app", app_call)):
+            started = time.perf_counter()
+            await call()
+            timings[name].append((time.perf_counter() - started) * 1000)
+    await bare.close()
+    await service.aclose()
+    service.store.close()
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    emulator, url = start_emulator()
+    try:
+        over_http = asyncio.run(measure(url, args.requests, replay=False))
+        replayed = asyncio.run(measure(url, args.requests, replay=True))
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+    print(f"{args.requests} streamed Groq requests per path, alternating (ms)")
+    print(f"{'measurement':<30}{'path':<26}{'p50':>9}{'p95':>9}")
+    for title, timings in (("emulator over loopback HTTP", over_http), ("in-process replay", replayed)):
+        bare, app = timings["bare SDK"], timings["app"]
+        for name, samples in (("bare SDK call", bare), ("app (service+guards+DB)", app)):
+            print(f"{title:<30}{name:<26}{percentile(samples, 0.5):>9.3f}{percentile(samples, 0.95):>9.3f}")
+        added_p50 = percentile(app, 0.5) - percentile(bare, 0.5)
+        added_p95 = percentile(app, 0.95) - percentile(bare, 0.95)
+        print(f"{title:<30}{'added by the app':<26}{added_p50:>9.3f}{added_p95:>9.3f}")
+    print(f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
+
+
+if __name__ == "__main__":
+    main()
