@@ -48,6 +48,7 @@ __all__ = ["FallbackProposal", "ScriptOutcome", "ScriptRequest", "ScriptService"
 
 ALWAYS_ALLOWED_KEY = "fallback.always_allowed"  # (from, to) pairs the user answered "Always" for
 REPORTED_KEY_PREFIX = "reported."  # the limits each provider last reported, so a restart still shows them
+REPORTED_SAVE_INTERVAL_S = 30.0
 
 # The script an attempt belongs to, so the ledger row can point at it (set per generate() task).
 _current_script: ContextVar[int | None] = ContextVar("current_script", default=None)
@@ -98,6 +99,9 @@ class ScriptService:
         )
         self.guards.seed_from(store)  # a restart does not forget the calls of the last minute and day
         self._providers: dict[tuple[str, str], GuardedProvider] = {}
+        # Resolved once per provider (a keychain read can block): apply_settings() clears it.
+        self._settings: dict[str, ProviderSettings] = {}
+        self._reported_saved_at: dict[tuple[str, str], float] = {}
         self._track_current_models()
         self._restore_reported()
 
@@ -126,11 +130,14 @@ class ScriptService:
         return from_env if from_env in PROVIDER_NAMES else "ollama"
 
     def provider_settings(self, name: str) -> ProviderSettings:
-        catalogue_entry(name)  # unknown names fail with INVALID_REQUEST
-        prefix = f"provider.{name}."
-        saved = {k.removeprefix(prefix): v for k, v in self.store.settings_with_prefix(prefix).items()}
-        saved_key = self.key_store.get(name) if self.key_store else None
-        return resolve_provider_settings(name, self.env, saved, saved_key)
+        cached = self._settings.get(name)
+        if cached is None:
+            catalogue_entry(name)  # unknown names fail with INVALID_REQUEST
+            prefix = f"provider.{name}."
+            saved = {k.removeprefix(prefix): v for k, v in self.store.settings_with_prefix(prefix).items()}
+            saved_key = self.key_store.get(name) if self.key_store else None
+            cached = self._settings[name] = resolve_provider_settings(name, self.env, saved, saved_key)
+        return cached
 
     def _guarded(self, name: str, model: str | None = None) -> GuardedProvider:
         settings = self.provider_settings(name)
@@ -273,7 +280,14 @@ class ScriptService:
 
         self.store.record_request(RequestRecord(**attempt.as_dict(), script_id=_current_script.get()))
 
-    def _save_reported(self, provider: str, model: str) -> None:
+    def _save_reported(self, provider: str, model: str, *, force: bool = False) -> None:
+        """Keep what the provider last reported, at most every 30 s (and at close): it is for display."""
+        now = self.clock.now()
+        if not force and now - self._reported_saved_at.get((provider, model), -REPORTED_SAVE_INTERVAL_S) < (
+            REPORTED_SAVE_INTERVAL_S
+        ):
+            return
+        self._reported_saved_at[(provider, model)] = now
         view = self.state.view(provider, model)
         if view.reported:
             rows = [
@@ -334,6 +348,7 @@ class ScriptService:
     def apply_settings(self) -> None:
         """Settings changed: new limits take effect at once; cached adapters go, so the next call uses the new
         model, key and host."""
+        self._settings.clear()
         self.guards.apply(load_guard_settings(self.env, self.store))
         self._track_current_models()
         stale = list(self._providers.values())
@@ -342,6 +357,8 @@ class ScriptService:
             asyncio.get_event_loop().create_task(adapter.aclose())
 
     async def aclose(self) -> None:
+        for provider, model in list(self._reported_saved_at):
+            self._save_reported(provider, model, force=True)
         adapters = list(self._providers.values())
         self._providers.clear()
         await asyncio.gather(*(a.aclose() for a in adapters), return_exceptions=True)
