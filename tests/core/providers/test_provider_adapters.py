@@ -36,11 +36,6 @@ SCHEMA: dict[str, Any] = {
 STREAMED = pytest.mark.parametrize("streamed", [False, True], ids=["chat", "stream"])
 
 
-def needs(target: Target, feature: str) -> None:
-    if feature not in target.supports:
-        pytest.skip(f"{target.name} has no {feature}")
-
-
 async def call(
     provider: LLMProvider, streamed: bool, options: GenerateOptions = OPTIONS, system: str | None = SYSTEM
 ) -> GenerateResult:
@@ -233,8 +228,8 @@ async def test_health_ok(target: Target, provider: LLMProvider, emulator: Emulat
     assert report.provider == target.name and report.model == target.model
 
 
+@pytest.mark.feature("bad_key")
 async def test_health_bad_key(target: Target, make_provider: MakeProvider, emulator: Emulator) -> None:
-    needs(target, "bad_key")
     report = await make_provider(api_key=WRONG_KEY).health()
     assert report.reachable and report.key_accepted is False
     assert target.key_env and target.key_env in report.message
@@ -270,8 +265,8 @@ async def test_placeholder_key_refused_before_any_request(
 
 
 @STREAMED
+@pytest.mark.feature("bad_key")
 async def test_bad_key(target: Target, make_provider: MakeProvider, streamed: bool) -> None:
-    needs(target, "bad_key")
     error = await fails(make_provider(api_key=WRONG_KEY), streamed)
     assert error.code is ErrorCode.AUTHENTICATION_FAILED
     assert error.status_code == (401 if target.name == "groq" else 400)  # Gemini: 400 INVALID_ARGUMENT
@@ -293,11 +288,10 @@ async def test_unknown_model(target: Target, make_provider: MakeProvider, stream
 @pytest.mark.parametrize(
     "text", ["model '{model}' not found", 'model "{model}" not found, try pulling it first']
 )
+@pytest.mark.only("ollama")
 async def test_ollama_missing_model_both_texts(
     target: Target, make_provider: MakeProvider, emulator: Emulator, text: str
 ) -> None:
-    if target.name != "ollama":
-        pytest.skip("Ollama's two 404 texts")
     emulator.ollama_missing_model_text = text
     for streamed in (False, True):
         error = await fails(make_provider(model="phi9"), streamed)
@@ -338,11 +332,10 @@ async def test_rate_limited_per_minute(
 
 
 @STREAMED
+@pytest.mark.only("groq")
 async def test_groq_tokens_per_minute_wait_from_body(
     target: Target, provider: LLMProvider, emulator: Emulator, streamed: bool
 ) -> None:
-    if target.name != "groq":
-        pytest.skip("Groq's TPM 429")
     emulator.queue(
         "groq",
         Fault.rate_limit(window="tpm", limit=12000, used=2542, requested=9855, try_again="1.984999999s"),
@@ -353,10 +346,10 @@ async def test_groq_tokens_per_minute_wait_from_body(
 
 
 @STREAMED
+@pytest.mark.feature("daily_quota")
 async def test_daily_quota(
     target: Target, make_provider: MakeProvider, emulator: Emulator, streamed: bool
 ) -> None:
-    needs(target, "daily_quota")
     from app.core.ratelimit.clock import FakeClock
 
     clock = FakeClock(1_773_000_000.0)  # 2026-03-08 19:00 UTC: a DST-change day in Los Angeles
@@ -390,10 +383,10 @@ async def test_daily_quota(
 
 
 @STREAMED
+@pytest.mark.feature("limit_zero")
 async def test_gemini_limit_zero(
     target: Target, provider: LLMProvider, emulator: Emulator, streamed: bool
 ) -> None:
-    needs(target, "limit_zero")
     emulator.queue("gemini", Fault.rate_limit(window="rpd", limit_zero=True))
     error = await fails(provider, streamed)
     assert error.code is ErrorCode.QUOTA_EXHAUSTED
@@ -404,10 +397,10 @@ async def test_gemini_limit_zero(
 
 
 @STREAMED
+@pytest.mark.feature("too_large")
 async def test_groq_request_too_large(
     target: Target, provider: LLMProvider, emulator: Emulator, streamed: bool
 ) -> None:
-    needs(target, "too_large")
     emulator.queue("groq", Fault.too_large(limit=12000, requested=12328))
     error = await fails(provider, streamed)
     assert error.code is ErrorCode.INVALID_REQUEST and error.status_code == 413
@@ -419,10 +412,10 @@ async def test_groq_request_too_large(
 
 
 @STREAMED
+@pytest.mark.feature("too_large")
 async def test_groq_413_from_real_budget(
     target: Target, make_provider: MakeProvider, emulator: Emulator, streamed: bool
 ) -> None:
-    needs(target, "too_large")
     emulator.set_groq_limits(target.model, tpm=50)
     error = await fails(make_provider(), streamed, options=GenerateOptions(max_output_tokens=100))
     assert error.code is ErrorCode.INVALID_REQUEST and "(limit 50)" in error.message
@@ -439,10 +432,10 @@ async def test_groq_413_from_real_budget(
         ("flex", 498),
     ],
 )
+@pytest.mark.feature("fault")
 async def test_server_side_failures(
     target: Target, provider: LLMProvider, emulator: Emulator, streamed: bool, fault: str, status: int
 ) -> None:
-    needs(target, fault)
     emulator.queue(target.name, Fault(fault))
     error = await fails(provider, streamed)
     assert error.code is ErrorCode.PROVIDER_UNAVAILABLE and error.is_transient
@@ -508,10 +501,10 @@ async def test_read_timeout(
 
 
 @STREAMED
+@pytest.mark.feature("blocked_prompt")
 async def test_gemini_blocked_prompt(
     target: Target, provider: LLMProvider, emulator: Emulator, streamed: bool
 ) -> None:
-    needs(target, "blocked_prompt")
     emulator.queue("gemini", Fault.blocked_prompt("SAFETY"))
     error = await fails(provider, streamed)
     assert error.code is ErrorCode.INVALID_REQUEST
