@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from app import __version__
@@ -45,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     length.add_argument("--words", type=_positive_int, help="target length in words")
     length.add_argument("--minutes", type=_positive_float, help="target spoken minutes (~150 words a minute)")
     generate.add_argument("--json", action="store_true", help="print one JSON object, not streamed text")
+    generate.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="ask the provider even if the same request was answered before",
+    )
 
     providers = commands.add_parser("providers", help="each provider: configured? reachable? model, latency")
     providers.add_argument("--json", action="store_true")
@@ -66,7 +72,24 @@ def build_parser() -> argparse.ArgumentParser:
     history = commands.add_parser("history", help="the scripts written so far, newest first")
     history.add_argument("--limit", type=_positive_int, default=20)
     history.add_argument("--json", action="store_true")
+
+    usage = commands.add_parser("usage", help="requests, tokens, cost and latency per provider, model or day")
+    usage.add_argument("--since", type=_day, help="first local day, YYYY-MM-DD (default: 30 days ago)")
+    usage.add_argument("--until", type=_day, help="last local day, YYYY-MM-DD (default: today)")
+    usage.add_argument("--by", choices=("provider", "model", "day"), default="model", help="group rows by")
+    usage.add_argument("--json", action="store_true")
+
+    cache = commands.add_parser("cache", help="the response cache")
+    cache.add_argument("cache_command", choices=("stats", "clear"), metavar="ACTION", help="stats | clear")
+    cache.add_argument("--json", action="store_true")
     return parser
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2025-11-22") from None
 
 
 def _positive_int(text: str) -> int:
@@ -132,17 +155,23 @@ async def _generate(service: ScriptService, args: argparse.Namespace) -> int:
             raise UsageError(f"no persona '{args.persona}'. Choose one of: {names}.")
         persona_id = persona.id
     words = args.words or (words_for_minutes(args.minutes) if args.minutes else None)
-    request = ScriptRequest(args.topic, persona_id, words, args.provider, args.model)
+    request = ScriptRequest(
+        args.topic, persona_id, words, args.provider, args.model, use_cache=not args.no_cache
+    )
 
     def write_delta(text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
 
+    alerts = _AlertReporter(service)
+    alerts.report(request.provider or service.current_provider())  # already over a threshold: say so first
     unsubscribe = service.state.subscribe(_WaitReporter(service))
+    unsubscribe_alerts = service.budgets.subscribe(alerts)
     try:
         outcome = await service.generate(request, on_delta=None if args.json else write_delta)
     finally:
         unsubscribe()
+        unsubscribe_alerts()
     if outcome.error is not None:
         if not args.json and outcome.text:
             sys.stdout.write("\n")
@@ -161,11 +190,31 @@ async def _generate(service: ScriptService, args: argparse.Namespace) -> int:
             "waited_ms": round(outcome.waited_ms, 1),
             "attempts": outcome.attempts,
             "fallback_from": outcome.fallback_from,
+            "cached": outcome.cached,
+            "cost_usd": outcome.cost_usd,
         }
         print(json.dumps(payload, ensure_ascii=False))
     else:
         sys.stdout.write("\n")
     return EXIT_OK
+
+
+class _AlertReporter:
+    """Prints each budget alert on stderr once: "warning: Groq has used 85% of its daily budget (...)"."""
+
+    def __init__(self, service: ScriptService) -> None:
+        self._service = service
+        self._said: set[str] = set()
+
+    def report(self, provider: str) -> None:
+        for alert in self._service.budgets.alerts(provider):
+            self(alert)
+
+    def __call__(self, alert: Any) -> None:
+        if alert.message in self._said:
+            return
+        self._said.add(alert.message)
+        print(f"warning: {alert.message}", file=sys.stderr, flush=True)
 
 
 class _WaitReporter:
@@ -318,6 +367,97 @@ async def _history(service: ScriptService, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _usage(service: ScriptService, args: argparse.Namespace) -> int:
+    from app.core.usage.report import report_rows
+    from app.store.usage import GroupBy
+
+    today = date.fromtimestamp(service.clock.now())
+    until = args.until or today
+    since = args.since or until - timedelta(days=29)
+    if since > until:
+        raise UsageError(f"--since {since} is after --until {until}.")
+    groups: dict[str, tuple[GroupBy, ...]] = {
+        "provider": ("provider",),
+        "model": ("provider", "model"),
+        "day": ("day",),
+    }
+    group = groups[args.by]
+    report = await asyncio.to_thread(service.store.usage_report, since, until, group)
+    rows = report_rows(report)
+    if args.json:
+        print(
+            json.dumps({"since": since.isoformat(), "until": until.isoformat(), "by": args.by, "rows": rows})
+        )
+        return EXIT_OK
+    if not rows:
+        print(f"No calls between {since} and {until}.")
+        return EXIT_OK
+    headers = ("", "requests", "errors", "cached", "tokens in", "tokens out", "cost", "p50 ms", "p95 ms")
+    table = [
+        (
+            row["label"],
+            f"{row['requests']:,}",
+            f"{row['errors']:,}",
+            f"{row['cached']:,}",
+            f"{row['prompt_tokens']:,}",
+            f"{row['completion_tokens']:,}",
+            _usd(row["cost_usd"]),
+            _ms(row["latency_p50_ms"]),
+            _ms(row["latency_p95_ms"]),
+        )
+        for row in rows
+    ]
+    widths = [max(len(str(line[i])) for line in (headers, *table)) for i in range(len(headers))]
+    for line in (headers, *table):
+        print(
+            "  ".join(
+                str(cell).ljust(w) if i == 0 else str(cell).rjust(w)
+                for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
+    if not report.exact_percentiles:
+        print("(latency percentiles from 5% histograms: within 2.5% of the exact values)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _usd(value: float | None) -> str:
+    from app.core.usage.pricing import format_usd
+
+    return format_usd(value) or "—"
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+async def _cache(service: ScriptService, args: argparse.Namespace) -> int:
+    if args.cache_command == "clear":
+        removed = await asyncio.to_thread(service.cache.clear)
+        print(f"Removed {removed} cached response{'s' if removed != 1 else ''}.")
+        return EXIT_OK
+    stats = await asyncio.to_thread(service.cache.stats)
+    settings = service.cache.settings
+    payload = {
+        "entries": stats.entries,
+        "size_bytes": stats.size_bytes,
+        "hits": stats.hits,
+        "misses": stats.misses,
+        "evictions": stats.evictions,
+        "hit_ratio": stats.hit_ratio,
+        "ttl_hours": settings.ttl_hours,
+        "max_mb": settings.max_mb,
+    }
+    if args.json:
+        print(json.dumps(payload))
+        return EXIT_OK
+    ratio = "—" if stats.hit_ratio is None else f"{stats.hit_ratio:.0%}"
+    state = f"TTL {settings.ttl_hours:g} h" if settings.enabled else "off (TTL 0)"
+    print(f"Response cache: {state}, cap {settings.max_mb:g} MB")
+    print(f"  {stats.entries} entries, {stats.size_bytes / 1024:,.1f} KB")
+    print(f"  {stats.hits} hits, {stats.misses} misses ({ratio} hit ratio), {stats.evictions} evicted")
+    return EXIT_OK
+
+
 _COMMANDS = {
     "generate": _generate,
     "providers": _providers,
@@ -325,6 +465,8 @@ _COMMANDS = {
     "prefs": _prefs,
     "history": _history,
     "limits": _limits,
+    "usage": _usage,
+    "cache": _cache,
 }
 
 

@@ -18,7 +18,7 @@ GUI_ENTRY_POINT = "app.ui.main:main"
 CLI_ENTRY_POINT = "app.cli:main"
 
 # The Qt modules the app imports (app/ui); every other PySide6 module is excluded by name.
-QT_MODULES_USED = frozenset({"QtCore", "QtGui", "QtWidgets"})
+QT_MODULES_USED = frozenset({"QtCore", "QtGui", "QtWidgets", "QtCharts"})  # QtCharts: the usage dashboard
 
 # The provider adapters are imported by `importlib.import_module` from the strings in app/core/catalogue.py,
 # so static analysis cannot see them; nor the SDKs' own lazily imported submodules.
@@ -109,9 +109,10 @@ KEPT_QT_PLUGINS = frozenset(
 QT_PLUGIN_DIR = "PySide6/Qt/plugins/"
 QT_TRANSLATIONS_DIR = "PySide6/Qt/translations/"  # the app is English only: Qt's own translations stay out
 
-# Qt libraries that must never be in the bundle (WebEngine, QML/Quick, multimedia, PDF, 3D, ...).
+# Qt libraries that must never be in the bundle (WebEngine, QML/Quick, multimedia, PDF, 3D, ...); Charts is
+# kept for the usage dashboard.
 FORBIDDEN_QT_LIBRARY = re.compile(
-    r"libQt6(WebEngine|Qml|Quick|3D|Multimedia|Pdf|Charts|DataVisualization|Designer|Test|Sql|Help"
+    r"libQt6(WebEngine|Qml|Quick|3D|Multimedia|Pdf|DataVisualization|Designer|Test|Sql|Help"
     r"|Network|PrintSupport|Lottie|Labs)"
 )
 

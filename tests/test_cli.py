@@ -57,7 +57,7 @@ def test_generate_json_for_each_provider(
     payload = json.loads(capsys.readouterr().out)
     assert set(payload) == {
         *("text", "provider", "model", "usage", "latency_ms", "finish_reason", "script_id"),
-        *("waited_ms", "attempts", "fallback_from"),
+        *("waited_ms", "attempts", "fallback_from", "cached", "cost_usd"),
     }
     assert payload["attempts"] == 1 and payload["fallback_from"] is None
     assert payload["provider"] == provider
@@ -216,9 +216,9 @@ def test_fake_key_never_reaches_the_database_logs_or_errors(
     caplog.set_level("DEBUG")
     assert run_cli("generate", "--topic", "Owls", "--provider", "groq", "--json") == 0
     emulator.queue("groq", Fault.rate_limit(window="rpd", retry_after=3600))
-    assert run_cli("generate", "--topic", "Owls", "--provider", "groq") == 3
+    assert run_cli("generate", "--topic", "Owls", "--provider", "groq", "--no-cache") == 3
     monkeypatch.setenv("GROQ_API_KEY", fake_key + "-wrong")
-    assert run_cli("generate", "--topic", "Owls", "--provider", "groq") == 3
+    assert run_cli("generate", "--topic", "Owls", "--provider", "groq", "--no-cache") == 3
     data_dir = Path(app_env["SCRIPTWRIGHT_DATA_DIR"])
     for path in data_dir.rglob("*"):
         if path.is_file() and path.name != "api-keys.json":

@@ -11,6 +11,9 @@ Contract used by the UI:
 - `state` is the live rate-limit state (subscribe with plain callbacks).
 - `apply_settings()` re-reads preferences, provider settings, limits and the fallback order after Settings
   saved.
+- Usage: every attempt goes to the ledger with its cost (`prices`) and to the daily counters (`counters`);
+  `budgets` refuses a provider whose cap is reached (subscribe for alerts); `cache` answers a request already
+  paid for (`ScriptRequest(use_cache=False)` bypasses it).
 """
 
 from __future__ import annotations
@@ -36,7 +39,11 @@ from app.core.ratelimit.limiter import WaitCancelled
 from app.core.ratelimit.settings import load_guard_settings
 from app.core.ratelimit.snapshot import LimitSource, RateLimitSnapshot, Window, WindowLimit
 from app.core.ratelimit.state import RateLimitState
-from app.core.types import GenerateResult, HealthReport, ModelInfo
+from app.core.types import ChatMessage, GenerateResult, HealthReport, ModelInfo
+from app.core.usage.budgets import BudgetGuard, load_budget_settings
+from app.core.usage.cache import ResponseCache, cache_key, load_cache_settings, replay
+from app.core.usage.counters import UsageCounters
+from app.core.usage.pricing import PRICES_KEY, PriceTable
 
 if TYPE_CHECKING:
     from app.core.keys import KeyStore
@@ -61,6 +68,9 @@ class ScriptRequest:
     target_words: int | None = None
     provider: str | None = None  # an explicit choice for this call beats the saved preference
     model: str | None = None
+    use_cache: bool = (
+        True  # False: "Regenerate" / --no-cache: ask the provider again (and cache the new answer)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +85,8 @@ class ScriptOutcome:
     attempts: int = 0
     waited_ms: float = 0.0
     fallback_from: str | None = None
+    cached: bool = False  # served from the response cache: nothing was sent
+    cost_usd: float | None = None  # what the script's calls cost; None when a price is unknown
 
 
 DeltaCallback = Callable[[str], None]
@@ -94,8 +106,17 @@ class ScriptService:
         self.env = dict(env)
         self.clock = clock or SystemClock()
         self.key_store = key_store
+        self.counters = UsageCounters(store, clock=self.clock)
+        self.prices = PriceTable()
+        self.budgets = BudgetGuard(self.counters, clock=self.clock)
+        self.cache = ResponseCache(store, clock=self.clock)
+        self._load_usage_settings()
         self.guards = ProviderGuards(
-            load_guard_settings(self.env, store), clock=self.clock, on_attempt=self._record_attempt
+            load_guard_settings(self.env, store),
+            clock=self.clock,
+            on_attempt=self._record_attempt,
+            daily=self.counters,
+            budget=self.budgets,
         )
         self.guards.seed_from(store)  # a restart does not forget the calls of the last minute and day
         self._providers: dict[tuple[str, str], GuardedProvider] = {}
@@ -111,8 +132,18 @@ class ScriptService:
 
     @property
     def settings_warnings(self) -> list[str]:
-        """Invalid limit settings that were replaced by defaults, one sentence each."""
-        return list(self.guards.settings.warnings)
+        """Invalid limit, budget, price and cache settings, replaced or ignored: one sentence each."""
+        return [*self.guards.settings.warnings, *self._usage_warnings]
+
+    def _load_usage_settings(self) -> None:
+        saved = self.store.settings_with_prefix("usage.")
+        warnings: list[str] = []
+        self.prices = PriceTable.from_saved(saved.get(PRICES_KEY), warnings)
+        budgets = load_budget_settings(saved)
+        self.budgets.configure(budgets)
+        cache = load_cache_settings(self.env, saved)
+        self.cache.configure(cache)
+        self._usage_warnings = [*warnings, *budgets.warnings, *cache.warnings]
 
     def _track_current_models(self) -> None:
         """Give each provider's current model a row in the state, so the panel shows it before first use."""
@@ -178,20 +209,28 @@ class ScriptService:
             request.topic, persona.prompt if persona else None, target_words
         )
         writer = self._writer(name, request.model, consent)
+        hit = None
+        if self.cache.enabled and request.use_cache:
+            hit = self.cache.lookup(cache_key(name, writer.model, system_prompt, messages, None))
         script_id = self.store.create_script(request.topic, persona, name, writer.model, target_words)
         token = _current_script.set(script_id)
         report = CallReport()
         parts: list[str] = []
+        if hit is not None:
+            log.info("[ScriptService] %s/%s answered from the response cache", hit.provider, hit.model)
+            source = replay(hit, clock=self.clock, report=report, on_attempt=self._record_attempt)
+        else:
+            source = writer.stream(messages, system_prompt=system_prompt, report=report)
         try:
-            async with aclosing(
-                writer.stream(messages, system_prompt=system_prompt, report=report)
-            ) as stream:
+            async with aclosing(source) as stream:
                 async for item in stream:
                     if isinstance(item, str):
                         parts.append(item)
                         if on_delta is not None:
                             on_delta(item)
                     else:
+                        if not item.cached:
+                            self._cache_result(item, report, system_prompt, messages)
                         return self._finish(script_id, item, report, name)
         except LLMProviderError as error:
             log.warning("[ScriptService] %s failed: %s (%s)", name, error.code.value, error.message)
@@ -238,7 +277,22 @@ class ScriptService:
             attempts=report.attempt_count,
             waited_ms=report.waited_ms,
             fallback_from=chosen if result.provider != chosen else None,
+            cached=result.cached,
+            cost_usd=self.store.script_cost(script_id),
         )
+
+    def _cache_result(
+        self, result: GenerateResult, report: CallReport, system_prompt: str, messages: list[ChatMessage]
+    ) -> None:
+        """Cache a fresh answer under the provider and model that wrote it (after a fallback too)."""
+        if not self.cache.enabled or not report.attempts:
+            return
+        last = report.attempts[-1]
+        try:
+            key = cache_key(last.provider, last.model, system_prompt, messages, None)
+            self.cache.save(key, last.provider, last.model, result)
+        except Exception:  # the script is written and saved: a cache failure must not lose it
+            log.exception("[ScriptService] could not cache the answer")
 
     def _end(
         self,
@@ -273,12 +327,23 @@ class ScriptService:
             attempts=report.attempt_count,
             waited_ms=report.waited_ms,
             fallback_from=chosen if provider != chosen else None,
+            cost_usd=self.store.script_cost(script_id),
         )
 
     def _record_attempt(self, attempt: AttemptRecord) -> None:
+        """Each attempt that reached a provider (or a cache hit): ledger row with its cost, then counters."""
         from app.store import RequestRecord
 
-        self.store.record_request(RequestRecord(**attempt.as_dict(), script_id=_current_script.get()))
+        cost = (
+            0.0
+            if attempt.cached
+            else self.prices.cost(
+                attempt.provider, attempt.model, attempt.prompt_tokens, attempt.completion_tokens
+            )
+        )
+        record = RequestRecord(**attempt.as_dict(), script_id=_current_script.get(), cost_usd=cost)
+        self.store.record_request(record)
+        self.counters.record(record)
 
     def _save_reported(self, provider: str, model: str, *, force: bool = False) -> None:
         """Keep what the provider last reported, at most every 30 s (and at close): it is for display."""
@@ -349,6 +414,7 @@ class ScriptService:
         """Settings changed: new limits take effect at once; cached adapters go, so the next call uses the new
         model, key and host."""
         self._settings.clear()
+        self._load_usage_settings()
         self.guards.apply(load_guard_settings(self.env, self.store))
         self._track_current_models()
         stale = list(self._providers.values())

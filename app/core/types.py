@@ -44,6 +44,15 @@ class GenerateResult:
     rate_limits: RateLimitSnapshot | None = None
     raw_headers: Mapping[str, str] = field(default_factory=dict)
     parsed: Any = None
+    cached: bool = False  # replayed from the response cache: nothing was sent
+
+
+@dataclass(slots=True)
+class StreamProgress:
+    """What a stream has delivered so far, so a cancelled or broken stream still accounts for its usage."""
+
+    text_chunks: int = 0  # non-empty text deltas received (one token each on the providers' streams)
+    reported: TokenUsage | None = None  # the latest usage the provider itself reported mid-stream
 
 
 # What `LLMProvider.stream()` yields: text deltas, then exactly one GenerateResult last.

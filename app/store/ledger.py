@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from operator import attrgetter
 from typing import Any
 
@@ -18,7 +19,19 @@ _insert_values = attrgetter(*_INSERTED_COLUMNS)  # one C call per insert: record
 
 
 def record_request(conn: sqlite3.Connection, record: RequestRecord) -> int:
+    """Insert one row (the store adds it to the daily sums in the same transaction)."""
     return inserted_id(conn.execute(_INSERT, _insert_values(record)))
+
+
+def iter_requests(conn: sqlite3.Connection, since: float | None = None) -> Iterator[RequestRecord]:
+    """Every row (started at or after `since`), oldest first."""
+    sql = f"SELECT {', '.join(_COLUMNS)} FROM requests"
+    if since is None:
+        rows = conn.execute(sql + " ORDER BY started_at")
+    else:
+        rows = conn.execute(sql + " WHERE started_at >= ? ORDER BY started_at", (since,))
+    for row in rows:
+        yield _request(row)
 
 
 def _window(provider: str, model: str | None, since: float) -> tuple[str, tuple[Any, ...]]:
@@ -53,6 +66,18 @@ def list_requests(conn: sqlite3.Connection, limit: int = 100) -> list[RequestRec
     return [_request(row) for row in rows]
 
 
+def script_cost(conn: sqlite3.Connection, script_id: int) -> float | None:
+    """What the calls of one script cost (retries and fallbacks included); None when a price was unknown."""
+    known, unknown = conn.execute(
+        "SELECT COALESCE(SUM(cost_usd), 0), "
+        "SUM(cost_usd IS NULL AND cached = 0 "
+        "    AND COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0) > 0) "
+        "FROM requests WHERE script_id = ?",
+        (script_id,),
+    ).fetchone()
+    return None if unknown else float(known)
+
+
 def prune_requests(conn: sqlite3.Connection, before: float) -> int:
     """Forget calls started before `before` (epoch seconds); returns how many rows went."""
     return conn.execute("DELETE FROM requests WHERE started_at < ?", (before,)).rowcount
@@ -62,4 +87,5 @@ def _request(row: tuple[Any, ...]) -> RequestRecord:
     values = row_to_dict(_COLUMNS, row)
     values["streamed"] = bool(values["streamed"])
     values["cached"] = bool(values["cached"])
+    values["usage_estimated"] = bool(values["usage_estimated"])
     return RequestRecord(**values)

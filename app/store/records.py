@@ -77,6 +77,8 @@ class RequestRecord:
     cached: bool = False
     script_id: int | None = None
     attempt: int = 1
+    cost_usd: float | None = None  # None: tokens used at an unknown price
+    usage_estimated: bool = False  # the token counts are the app's estimate (a stream cut short)
     id: int | None = None  # assigned by the store
 
 

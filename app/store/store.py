@@ -5,25 +5,36 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
+from datetime import date, tzinfo
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from app.store import ledger, personas, preferences, scripts, settings
+from app.store import ledger, personas, preferences, response_cache, scripts, settings, usage
 from app.store.db import Database, Migration, connect, migrate, translate_error
 from app.store.errors import StoreError
 from app.store.paths import database_path
 from app.store.records import Persona, RequestRecord, ScriptRecord, ScriptStatus
+from app.store.response_cache import CachedResponse, CacheStats
+from app.store.usage import GroupBy, UsageReport, UsageTotals
 
 
 class Store:
     """Thread-safe: one connection behind a lock. Open with `Store.open()`; close with `close()` or `with`."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, usage_tz: tzinfo | None = None) -> None:
         self._db = database
+        # The zone whose calendar days the daily usage sums use (None: this computer's zone).
+        self.usage_tz = usage_tz
 
     @classmethod
-    def open(cls, path: Path | None = None, *, migrations: Sequence[Migration] | None = None) -> Store:
+    def open(
+        cls,
+        path: Path | None = None,
+        *,
+        migrations: Sequence[Migration] | None = None,
+        usage_tz: tzinfo | None = None,
+    ) -> Store:
         """Open (creating if needed) the database and bring its schema up to date.
 
         `path` defaults to `database_path()`; `migrations` to the ones shipped with the app.
@@ -44,7 +55,9 @@ class Store:
         except BaseException:
             conn.close()
             raise
-        return cls(Database(conn, path))
+        store = cls(Database(conn, path), usage_tz=usage_tz)
+        store.rebuild_usage_if_needed()
+        return store
 
     @property
     def path(self) -> Path:
@@ -172,8 +185,11 @@ class Store:
     # Ledger
 
     def record_request(self, record: RequestRecord) -> int:
-        with self._db.locked() as conn:
-            return ledger.record_request(conn, record)
+        """Write one call to the ledger and to its day's usage sums, together."""
+        with self._db.transaction() as conn:
+            row_id = ledger.record_request(conn, record)
+            usage.add_to_daily(conn, record, self.usage_tz)
+            return row_id
 
     def request_times(self, provider: str, model: str | None, since: float) -> list[float]:
         with self._db.locked() as conn:
@@ -187,9 +203,86 @@ class Store:
         with self._db.locked() as conn:
             return ledger.list_requests(conn, limit)
 
+    def script_cost(self, script_id: int) -> float | None:
+        with self._db.locked() as conn:
+            return ledger.script_cost(conn, script_id)
+
     def prune_requests(self, before: float) -> int:
+        """Forget old ledger rows; the daily usage sums keep their history."""
         with self._db.locked() as conn:
             return ledger.prune_requests(conn, before)
+
+    # Usage
+
+    def usage_by_model(self, provider: str, since: float, until: float) -> dict[str, UsageTotals]:
+        with self._db.locked() as conn:
+            return usage.usage_by_model(conn, provider, since, until)
+
+    def usage_report(
+        self,
+        first_day: date,
+        last_day: date,
+        group_by: Sequence[GroupBy] = ("provider", "model"),
+        *,
+        exact_limit: int = usage.EXACT_PERCENTILE_ROWS,
+        with_latency: bool = True,
+    ) -> UsageReport:
+        """Usage of local days first_day..last_day: requests, errors by code, tokens, cost, latency."""
+        with self._db.locked() as conn:
+            return usage.usage_report(
+                conn,
+                first_day,
+                last_day,
+                group_by,
+                self.usage_tz,
+                exact_limit=exact_limit,
+                with_latency=with_latency,
+            )
+
+    def first_usage_day(self) -> str | None:
+        with self._db.locked() as conn:
+            return usage.first_recorded_day(conn)
+
+    def rebuild_usage(self) -> int:
+        """Recompute the daily usage sums from the ledger; returns the ledger rows read."""
+        with self._db.transaction() as conn:
+            return usage.rebuild_daily(conn, self.usage_tz)
+
+    def rebuild_usage_if_needed(self) -> bool:
+        with self._db.locked() as conn:
+            needed = usage.needs_rebuild(conn)
+        if needed:
+            self.rebuild_usage()
+        return needed
+
+    def requests_between(self, since: float, until: float) -> list[RequestRecord]:
+        """Ledger rows started in [since, until), oldest first."""
+        with self._db.locked() as conn:
+            return [r for r in ledger.iter_requests(conn, since) if r.started_at < until]
+
+    # Response cache
+
+    def cache_get(self, key: str, fresh_since: float, now: float) -> CachedResponse | None:
+        with self._db.transaction() as conn:
+            return response_cache.get_entry(conn, key, fresh_since, now)
+
+    def cache_put(self, entry: CachedResponse, max_bytes: int) -> int:
+        """Store an entry, then evict least recently used ones past `max_bytes`; returns how many went."""
+        with self._db.transaction() as conn:
+            response_cache.put_entry(conn, entry)
+            return response_cache.evict(conn, max_bytes)
+
+    def cache_evict(self, max_bytes: int, expired_before: float | None = None) -> int:
+        with self._db.transaction() as conn:
+            return response_cache.evict(conn, max_bytes, expired_before)
+
+    def cache_clear(self) -> int:
+        with self._db.transaction() as conn:
+            return response_cache.clear(conn)
+
+    def cache_stats(self) -> CacheStats:
+        with self._db.locked() as conn:
+            return response_cache.stats(conn)
 
     # Settings
 

@@ -207,6 +207,7 @@ def test_a_third_process_waits_for_the_window_seeded_from_the_ledger(app_env: di
         "--provider",
         "groq",
         "--json",
+        "--no-cache",  # three real requests: the same topic would otherwise be answered from the cache
     ]
     for _ in range(2):
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)

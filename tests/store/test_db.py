@@ -21,6 +21,9 @@ from app.store.db import (
     split_statements,
 )
 
+SHIPPED = [m.version for m in default_migrations()]  # the migrations this version ships
+NEXT = SHIPPED[-1] + 1  # a later release's migration
+
 EXPECTED_TABLES = {
     "schema_migrations",
     "system_prompts",
@@ -54,7 +57,7 @@ def test_fresh_database_has_the_schema_and_pragmas(store: Store, raw: sqlite3.Co
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
         assert conn.isolation_level is None
-    assert [row[:2] for row in migration_rows(store.path)] == [(1, "initial")]
+    assert [row[:2] for row in migration_rows(store.path)] == [(1, "initial"), (2, "usage_costs_cache")]
 
 
 def test_second_open_is_a_no_op(db_path: Path) -> None:
@@ -71,7 +74,7 @@ def test_second_open_is_a_no_op(db_path: Path) -> None:
 
 def test_default_migrations_are_found_as_package_data() -> None:
     migrations = default_migrations()
-    assert [m.label for m in migrations] == ["0001_initial"]
+    assert [m.label for m in migrations] == ["0001_initial", "0002_usage_costs_cache"]
     assert "CREATE TABLE user_preferences" in migrations[0].sql
 
 
@@ -92,16 +95,16 @@ def test_load_migrations_reads_numbered_files_only(tmp_path: Path) -> None:
 def test_a_failing_migration_rolls_back_entirely(db_path: Path) -> None:
     Store.open(db_path).close()
     broken = Migration(
-        2, "broken", "CREATE TABLE half_done (x INTEGER);\nINSERT INTO no_such_table VALUES (1);\n"
+        NEXT, "broken", "CREATE TABLE half_done (x INTEGER);\nINSERT INTO no_such_table VALUES (1);\n"
     )
-    with pytest.raises(StoreError, match=r"0002_broken failed and was rolled back.*no such table"):
+    with pytest.raises(StoreError, match=rf"{NEXT:04d}_broken failed and was rolled back.*no such table"):
         Store.open(db_path, migrations=[*default_migrations(), broken])
     conn = sqlite3.connect(db_path)
     try:
         assert "half_done" not in table_names(conn)
     finally:
         conn.close()
-    assert [row[0] for row in migration_rows(db_path)] == [1]
+    assert [row[0] for row in migration_rows(db_path)] == SHIPPED
     # The failed open released the file: the app still opens it normally.
     with Store.open(db_path) as store:
         assert store.get_default_provider() == "ollama"
@@ -144,7 +147,8 @@ def test_a_database_from_a_newer_version_is_refused(db_path: Path) -> None:
     newer = Migration(7, "from_the_future", "CREATE TABLE future (x);")
     Store.open(db_path, migrations=[*default_migrations(), newer]).close()
     with pytest.raises(
-        StoreError, match=r"newer version of Scriptwright \(schema 7; this version knows up to 1\)"
+        StoreError,
+        match=rf"newer version of Scriptwright \(schema 7; this version knows up to {SHIPPED[-1]}\)",
     ):
         Store.open(db_path)
 
@@ -157,9 +161,9 @@ def test_a_migration_that_cannot_get_the_write_lock_fails_cleanly(
     holder = sqlite3.connect(db_path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
     try:
-        with pytest.raises(StoreError, match=r"0002_later failed.*database is locked"):
+        with pytest.raises(StoreError, match=rf"{NEXT:04d}_later failed.*database is locked"):
             Store.open(
-                db_path, migrations=[*default_migrations(), Migration(2, "later", "CREATE TABLE t (x);")]
+                db_path, migrations=[*default_migrations(), Migration(NEXT, "later", "CREATE TABLE t (x);")]
             )
     finally:
         holder.execute("ROLLBACK")
@@ -189,7 +193,7 @@ def test_a_migration_already_applied_by_another_connection_is_skipped(db_path: P
         assert not conn.in_transaction
     finally:
         conn.close()
-    assert [row[0] for row in migration_rows(db_path)] == [1]
+    assert [row[0] for row in migration_rows(db_path)] == SHIPPED
 
 
 def test_simultaneous_first_opens_migrate_once(db_path: Path) -> None:
@@ -209,7 +213,7 @@ def test_simultaneous_first_opens_migrate_once(db_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    assert [row[0] for row in migration_rows(db_path)] == [1]
+    assert [row[0] for row in migration_rows(db_path)] == SHIPPED
 
 
 # Damaged files
@@ -249,7 +253,7 @@ def test_damage_found_after_opening_is_reported_the_same_way(db_path: Path) -> N
 
 def test_damage_met_by_a_migration_is_reported_as_damage(db_path: Path) -> None:
     corrupt_scripts_table(db_path)
-    touch = Migration(2, "touch_scripts", "UPDATE scripts SET topic = topic || '';")
+    touch = Migration(NEXT, "touch_scripts", "UPDATE scripts SET topic = topic || '';")
     with pytest.raises(StoreError, match=r"is damaged.*Move it aside"):
         Store.open(db_path, migrations=[*default_migrations(), touch])
 

@@ -8,6 +8,8 @@ import pytest
 from app.store import Migration, Persona, Store, StoreError, personas
 from app.store.db import default_migrations
 
+NEXT = default_migrations()[-1].version + 1  # a later release's migration
+
 SEEDED = {
     "educational-explainer": "Educational Explainer",
     "energetic-youtuber": "Energetic YouTuber",
@@ -117,7 +119,7 @@ def _linked_store(db_path: Path) -> int:
 def test_rebuilding_a_parent_table_with_foreign_keys_disabled_keeps_links(db_path: Path) -> None:
     script_id = _linked_store(db_path)
     rebuild = Migration(
-        2, "personas_sort_order", REBUILD_PERSONAS.format(where=""), disable_foreign_keys=True
+        NEXT, "personas_sort_order", REBUILD_PERSONAS.format(where=""), disable_foreign_keys=True
     )
     with Store.open(db_path, migrations=[*default_migrations(), rebuild]) as store:
         script = store.get_script(script_id)
@@ -131,7 +133,7 @@ def test_rebuilding_a_parent_table_with_foreign_keys_disabled_keeps_links(db_pat
 def test_rebuilding_a_parent_table_with_foreign_keys_on_would_unlink_children(db_path: Path) -> None:
     script_id = _linked_store(db_path)
     rebuild = Migration(
-        2, "personas_sort_order", "PRAGMA defer_foreign_keys = ON;" + REBUILD_PERSONAS.format(where="")
+        NEXT, "personas_sort_order", "PRAGMA defer_foreign_keys = ON;" + REBUILD_PERSONAS.format(where="")
     )
     with Store.open(db_path, migrations=[*default_migrations(), rebuild]) as store:
         script = store.get_script(script_id)
@@ -141,8 +143,8 @@ def test_rebuilding_a_parent_table_with_foreign_keys_on_would_unlink_children(db
 def test_a_rebuild_that_leaves_dangling_references_rolls_back(db_path: Path) -> None:
     script_id = _linked_store(db_path)
     lossy = REBUILD_PERSONAS.format(where="WHERE id <> 'energetic-youtuber'")
-    rebuild = Migration(2, "lossy_rebuild", lossy, disable_foreign_keys=True)
-    with pytest.raises(StoreError, match=r"0002_lossy_rebuild failed.*dangling foreign keys"):
+    rebuild = Migration(NEXT, "lossy_rebuild", lossy, disable_foreign_keys=True)
+    with pytest.raises(StoreError, match=rf"{NEXT:04d}_lossy_rebuild failed.*dangling foreign keys"):
         Store.open(db_path, migrations=[*default_migrations(), rebuild])
     with Store.open(db_path) as store:
         script = store.get_script(script_id)

@@ -18,8 +18,9 @@ REPO_ROOT = Path(app.__file__).resolve().parents[1]
 # A later release adding a provider: SQLite can't alter a CHECK, so the table is rebuilt inside the
 # migration's transaction (the recipe in app/store/db.py). Nothing references user_preferences, so deferring
 # foreign-key checks to COMMIT is enough.
+SHIPPED = [m.version for m in default_migrations()]
 WIDEN_PROVIDERS = Migration(
-    3,
+    SHIPPED[-1] + 1,
     "widen_providers",
     """
     PRAGMA defer_foreign_keys = ON;
@@ -193,7 +194,7 @@ def test_a_later_migration_can_widen_the_provider_check(db_path: Path) -> None:
             assert check_names(conn) == ("ollama", "gemini", "groq", "openai")
             assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
             versions = [row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
-            assert versions == [1, 3]
+            assert versions == [*SHIPPED, WIDEN_PROVIDERS.version]
             conn.execute("UPDATE user_preferences SET default_llm_provider = 'openai'")  # now accepted
             with pytest.raises(sqlite3.IntegrityError):
                 conn.execute("UPDATE user_preferences SET default_llm_provider = 'mistral'")

@@ -1,6 +1,7 @@
 """One place that owns the shared guard machinery and wraps providers with it.
 
-guards = ProviderGuards(load_guard_settings(env, store), clock=SystemClock(), on_attempt=write_to_ledger)
+guards = ProviderGuards(load_guard_settings(env, store), clock=SystemClock(), on_attempt=write_to_ledger,
+                        daily=usage_counters, budget=budget_guard)   # both optional
 guards.seed_from(store)                      # the limiter windows survive a restart
 provider = guards.wrap(create_provider("groq", settings))
 chain = guards.chain([groq, gemini, ollama], consent=ask_user)   # when fallback is on
@@ -15,11 +16,11 @@ from datetime import tzinfo
 
 from app.core.guards.breaker import CircuitBreaker
 from app.core.guards.fallback import ConsentCallback, FallbackChain
-from app.core.guards.guarded import AttemptCallback, GuardedProvider
+from app.core.guards.guarded import AttemptCallback, BudgetCheck, GuardedProvider
 from app.core.guards.retry import RetryPolicy
 from app.core.providers.base import LLMProvider
 from app.core.ratelimit.clock import Clock, SystemClock
-from app.core.ratelimit.limiter import RateLimiterRegistry, RequestLedger
+from app.core.ratelimit.limiter import DailyRequestCount, RateLimiterRegistry, RequestLedger
 from app.core.ratelimit.settings import GuardSettings
 from app.core.ratelimit.state import RateLimitState
 
@@ -37,13 +38,16 @@ class ProviderGuards:
         ledger: RequestLedger | None = None,
         local_tz: tzinfo | None = None,
         rng: random.Random | None = None,
+        daily: DailyRequestCount | None = None,
+        budget: BudgetCheck | None = None,
     ) -> None:
         self.settings = settings or GuardSettings()
+        self.budget = budget  # spending caps, checked before each attempt of every wrapped provider
         self.clock: Clock = clock or SystemClock()
         self.local_tz = local_tz
         self.state = state or RateLimitState(self.clock, local_tz=local_tz)
         self.registry = RateLimiterRegistry(
-            self.clock, self.settings.limits, local_tz=local_tz, ledger=ledger
+            self.clock, self.settings.limits, local_tz=local_tz, ledger=ledger, daily=daily
         )
         self.registry.add_listener(self.state.on_limiter_event)
         self.policy = RetryPolicy(self.settings.retry, rng=rng)
@@ -75,6 +79,7 @@ class ProviderGuards:
             clock=self.clock,
             on_attempt=self.on_attempt,
             local_tz=self.local_tz,
+            budget=self.budget,
         )
 
     def chain(

@@ -38,7 +38,15 @@ from app.core.ratelimit.limiter import (
 )
 from app.core.ratelimit.snapshot import Window
 from app.core.ratelimit.state import CircuitState, RateLimitState
-from app.core.types import ChatMessage, GenerateOptions, GenerateResult, HealthReport, ModelInfo, StreamItem
+from app.core.types import (
+    ChatMessage,
+    GenerateOptions,
+    GenerateResult,
+    HealthReport,
+    ModelInfo,
+    StreamItem,
+    StreamProgress,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +70,20 @@ class AttemptRecord:
     error_code: str | None = None
     streamed: bool = False
     attempt: int = 1
+    cached: bool = False  # replayed from the response cache: nothing reached the provider
+    usage_estimated: bool = False  # tokens estimated (a stream cut short before the provider said)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class BudgetCheck(Protocol):
+    """A spending cap checked before each attempt (`app.core.usage.budgets.BudgetGuard`)."""
+
+    def check(self, provider: str) -> None:
+        """Raise an LLMProviderError (QUOTA_EXHAUSTED) when the provider may not be called now."""
+
+    def blocked(self, provider: str) -> LLMProviderError | None: ...
 
 
 AttemptCallback = Callable[[AttemptRecord], Awaitable[None] | None]
@@ -143,11 +162,20 @@ def estimate_tokens(
 class _Call:
     """The bookkeeping of one guarded call."""
 
-    __slots__ = ("attempt", "estimate", "last_error", "report", "retry_waited", "text_seen")
+    __slots__ = (
+        "attempt",
+        "estimate",
+        "last_error",
+        "prompt_estimate",
+        "report",
+        "retry_waited",
+        "text_seen",
+    )
 
-    def __init__(self, report: CallReport, estimate: int) -> None:
+    def __init__(self, report: CallReport, estimate: int, prompt_estimate: int = 0) -> None:
         self.report = report
         self.estimate = estimate
+        self.prompt_estimate = prompt_estimate
         self.attempt = 0
         self.retry_waited = 0.0
         self.last_error: BaseException | None = None
@@ -161,6 +189,7 @@ class _Sent:
     reservation: Reservation
     number: int
     probe: bool
+    progress: StreamProgress | None = None
 
 
 @dataclass(slots=True)
@@ -185,8 +214,10 @@ class GuardedProvider:
         on_attempt: AttemptCallback | None = None,
         token_estimator: TokenEstimator | None = None,
         local_tz: tzinfo | None = None,
+        budget: BudgetCheck | None = None,
     ) -> None:
         self.inner = inner
+        self.budget = budget
         self.limiter = limiter
         self.breaker = breaker
         self.policy = policy
@@ -223,7 +254,11 @@ class GuardedProvider:
 
     def blocked(self) -> LLMProviderError | None:
         """The error a call would fail with at once (circuit open, or a provider hold beyond the retry
-        budget), without sending anything; None if a call may be tried."""
+        budget, a spending budget reached), without sending anything; None if a call may be tried."""
+        if self.budget is not None:
+            reached = self.budget.blocked(self.name)
+            if reached is not None:
+                return reached
         error = self.breaker.blocked()
         if error is not None:
             return error
@@ -274,7 +309,10 @@ class GuardedProvider:
 
         async def attempt() -> _OpenStream:
             sent = await self._admit(call)
-            inner = self.inner.stream(messages, system_prompt=system_prompt, options=options)
+            sent.progress = StreamProgress()
+            inner = self.inner.stream(
+                messages, system_prompt=system_prompt, options=options, progress=sent.progress
+            )
             head: list[StreamItem] = []
             try:
                 async for item in inner:  # up to the first text (or the result): until then a retry is safe
@@ -359,7 +397,11 @@ class GuardedProvider:
         report.provider, report.model = self.name, self.model
         report.outcome, report.error, report.streamed = None, None, streamed
         self.last_report = report
-        return _Call(report, self.token_estimator(messages, system_prompt, options))
+        return _Call(
+            report,
+            self.token_estimator(messages, system_prompt, options),
+            estimate_tokens(messages, system_prompt, None),
+        )
 
     def _end(self, call: _Call, error: BaseException | None, result: GenerateResult | None = None) -> None:
         report = call.report
@@ -381,6 +423,13 @@ class GuardedProvider:
 
     async def _admit(self, call: _Call) -> _Sent:
         self.inner._check_key()  # a missing key fails before it costs a slot (nothing would be sent)
+        if self.budget is not None:
+            try:
+                self.budget.check(self.name)  # a budget reached: refused here, nothing is sent
+            except LLMProviderError as exc:
+                if self.state is not None:
+                    self.state.record_error(self.name, self.model, exc)
+                raise
         probe = self.breaker.before_call()
         started = self.clock.now()
         try:
@@ -451,6 +500,7 @@ class GuardedProvider:
         call.last_error = error
         if not cancelled and self.state is not None:
             self.state.record_error(self.name, self.model, error)
+        prompt, completion, estimated = self._partial_usage(call, sent, cancelled)
         await self._record(
             call,
             AttemptRecord(
@@ -460,12 +510,34 @@ class GuardedProvider:
                 outcome="cancelled" if cancelled else "error",
                 finished_at=now,
                 latency_ms=(now - sent.reservation.admitted_at) * 1000,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                total_tokens=None if prompt is None else prompt + (completion or 0),
                 error_code=_code(exc),
                 streamed=streamed,
                 attempt=sent.number,
+                usage_estimated=estimated,
             ),
         )
         return error
+
+    def _partial_usage(
+        self, call: _Call, sent: _Sent, cancelled: bool
+    ) -> tuple[int | None, int | None, bool]:
+        """(prompt, completion, estimated) tokens of an attempt that did not finish.
+
+        What the provider reported mid-stream where it did (Gemini reports usage in every chunk); else one
+        token per text chunk received and the prompt estimated from its length. A refusal that produced no
+        text used nothing (None); a cancelled call was processed, so its prompt counts.
+        """
+        progress = sent.progress
+        chunks = progress.text_chunks if progress is not None else 0
+        reported = progress.reported if progress is not None else None
+        if reported is not None and (reported.prompt_tokens or reported.completion_tokens):
+            return reported.prompt_tokens, max(reported.completion_tokens, chunks), False
+        if not cancelled and not chunks:
+            return None, None, False
+        return call.prompt_estimate, chunks, True
 
     def _absorb(self, exc: LLMProviderError, now: float) -> LLMProviderError:
         """Learn from a provider error (snapshot, holds); return the error to surface (a QUOTA_EXHAUSTED

@@ -28,6 +28,7 @@ from app.core.types import (
     HealthReport,
     ModelInfo,
     StreamItem,
+    StreamProgress,
     TokenUsage,
 )
 
@@ -101,10 +102,12 @@ class LLMProvider(ABC):
         *,
         system_prompt: str | None = None,
         options: GenerateOptions | None = None,
+        progress: StreamProgress | None = None,
     ) -> AsyncGenerator[StreamItem, None]:
         """Yield text deltas as they arrive, then one GenerateResult.
 
-        Cancelling (or leaving the loop early) closes the upstream stream.
+        Cancelling (or leaving the loop early) closes the upstream stream. `progress`, when given, is kept up
+        to date with what arrived, so a caller can account for the usage of a stream that never finished.
         """
         request = self._request(messages, system_prompt, options)
         started = time.perf_counter()
@@ -114,6 +117,11 @@ class LLMProvider(ABC):
         try:
             async for chunk in adapter_stream:
                 chunks.append(chunk)
+                if progress is not None:
+                    if chunk.usage is not None:
+                        progress.reported = chunk.usage
+                    if chunk.text:
+                        progress.text_chunks += 1
                 if chunk.text:
                     if first_token_at is None:
                         first_token_at = time.perf_counter()

@@ -324,6 +324,7 @@ class Reservation:
         if self.settled:
             return
         self.settled = True
+        self._limiter._in_flight -= 1
         if actual_tokens is not None:
             self._limiter._correct_tokens(self._tokens, max(0, int(actual_tokens)))
 
@@ -368,6 +369,8 @@ class SlidingWindowLimiter:
         self._queue: deque[_Waiter] = deque()
         self._waiting = 0
         self._listeners: list[LimiterListener] = []
+        self._daily: DailyRequestCount | None = None
+        self._in_flight = 0  # admitted, not yet committed or released
         self._apply_config(self._config)
 
     # --- public API -----------------------------------------------------------------------------------
@@ -402,6 +405,23 @@ class SlidingWindowLimiter:
                 self._listeners.remove(listener)
 
         return remove
+
+    def use_daily_count(self, daily: DailyRequestCount | None) -> None:
+        """Count the requests-per-day dimension from `daily` (the app's usage counters)."""
+        self._daily = daily
+        self._wake_head()
+
+    def _day_usage(self, now: float) -> tuple[int, float | None]:
+        """(requests counted today, when the oldest of them stops counting) for the requests-per-day limit."""
+        if self._daily is not None:
+            count, day_end = self._daily.requests_in_day(self.provider, self.model, now)
+            return count + self._in_flight, day_end
+        day = self._day
+        if not day:
+            return 0, None
+        if self._day_tz is not None:
+            return len(day), self._day_end
+        return len(day), day[0].ts + DAY_SECONDS
 
     def configure(self, config: RateLimitConfig) -> None:
         """Apply new limits now; queued callers re-check at once."""
@@ -493,17 +513,14 @@ class SlidingWindowLimiter:
                     first.ts + WINDOW_SECONDS if first is not None else None,
                 )
             )
-        if config.requests_per_day is not None:
-            if self._day_tz is not None:
-                day_frees: float | None = self._day_end if self._day else None
-            else:
-                day_frees = self._day[0].ts + DAY_SECONDS if self._day else None
+        if config.requests_per_day is not None or self._daily is not None:
+            day_used, day_frees = self._day_usage(now)
             dimensions.append(
                 DimensionUsage(
                     Window.REQUESTS_PER_DAY,
-                    len(self._day),
+                    day_used,
                     config.requests_per_day if enabled else None,
-                    day_frees,
+                    day_frees if day_used else None,
                 )
             )
         try:
@@ -693,10 +710,12 @@ class SlidingWindowLimiter:
                         break
         rpd = config.requests_per_day
         if rpd is not None:
-            day = self._day
-            count = len(day)
+            count, day_frees = self._day_usage(now)
             if count >= rpd:
-                t = self._day_end if self._day_tz is not None else day[count - rpd].ts + DAY_SECONDS
+                if self._daily is not None or self._day_tz is not None:
+                    t = day_frees if day_frees is not None else now
+                else:
+                    t = self._day[count - rpd].ts + DAY_SECONDS
                 if t > free_at:
                     free_at = t
                     block = _Block(
@@ -712,6 +731,7 @@ class SlidingWindowLimiter:
         self._tokens.append(entry)
         self._token_sum += tokens
         self._last = now
+        self._in_flight += 1
         if self._config.enabled:
             logger.info(
                 "[RateLimiter] %s rate limit check passed (%d/%d used)",
@@ -730,6 +750,7 @@ class SlidingWindowLimiter:
             self._wake_head()
 
     def _release(self, slot: _Slot, entry: _Tokens) -> None:
+        self._in_flight -= 1
         for window in (self._minute, self._day):
             if window and slot in window:
                 window.remove(slot)
@@ -840,6 +861,18 @@ def limit_key(provider: str, model: str | None) -> LimitKey:
     return (provider, model if per_model else None)
 
 
+class DailyRequestCount(Protocol):
+    """Requests sent today, on the provider's own day (`app.core.usage.counters.UsageCounters`).
+
+    When a limiter has one, its requests-per-day dimension counts these (plus its own requests in flight,
+    until their ledger row is written) instead of its own window.
+    """
+
+    def requests_in_day(self, provider: str, model: str | None, now: float) -> tuple[int, float]:
+        """(requests sent in the day that contains `now`, when that day ends)."""
+        ...
+
+
 # --- registry ---------------------------------------------------------------------------------------------
 
 
@@ -866,8 +899,10 @@ class RateLimiterRegistry:
         *,
         local_tz: tzinfo | None = None,
         ledger: RequestLedger | None = None,
+        daily: DailyRequestCount | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
+        self.daily = daily
         self._configs: dict[str, RateLimitConfig] = dict(configs or {})
         self._local_tz = local_tz
         self._ledger = ledger
@@ -889,6 +924,8 @@ class RateLimiterRegistry:
             )
             for listener in self._listeners:
                 limiter.add_listener(listener)
+            if self.daily is not None:
+                limiter.use_daily_count(self.daily)
             self._limiters[key] = limiter
             if self._ledger is not None:
                 self._seed(limiter, self._ledger)

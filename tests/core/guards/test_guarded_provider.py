@@ -55,6 +55,8 @@ async def test_every_attempt_is_reported_to_the_ledger() -> None:
         "error_code": "PROVIDER_UNAVAILABLE",
         "streamed": False,
         "attempt": 1,
+        "cached": False,
+        "usage_estimated": False,
     }
     assert (second.outcome, second.attempt, second.started_at, second.total_tokens) == (
         "ok",
