@@ -1,0 +1,49 @@
+"""Garbage collection on the GUI thread only.
+
+Python's cyclic collector runs in whichever thread happens to allocate past its threshold: a worker thread
+opening the store can end up freeing a dialog or window that sits in a reference cycle (a lambda connected to
+a signal that captures `self` is enough), and Qt objects destroyed off the GUI thread crash the process later.
+`GuiGarbageCollector` turns automatic collection off and collects from a Qt timer instead, with the same
+generation thresholds, so cycles are still freed within a fraction of a second, always on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import gc
+
+from PySide6.QtCore import QObject, QTimer
+
+CHECK_INTERVAL_MS = 250
+
+
+class GuiGarbageCollector(QObject):
+    """Owned by the application object; `install(app)` is idempotent."""
+
+    def __init__(self, parent: QObject, interval_ms: int = CHECK_INTERVAL_MS) -> None:
+        super().__init__(parent)
+        self.threshold = gc.get_threshold()
+        gc.disable()
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.check)
+        self._timer.start()
+
+    def check(self) -> None:
+        counts = gc.get_count()
+        if counts[0] > self.threshold[0]:
+            generation = 0
+            if counts[1] > self.threshold[1]:
+                generation = 1
+                if counts[2] > self.threshold[2]:
+                    generation = 2
+            gc.collect(generation)
+
+    def collect(self) -> int:
+        return gc.collect()
+
+    @classmethod
+    def install(cls, app: QObject, interval_ms: int = CHECK_INTERVAL_MS) -> GuiGarbageCollector:
+        existing = app.findChild(cls)
+        if isinstance(existing, cls):
+            return existing
+        return cls(app, interval_ms)

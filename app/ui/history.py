@@ -1,0 +1,620 @@
+"""The history sidebar: every script, newest first, searchable; open, copy, export or delete (with undo).
+
+Store calls run on a worker thread (the store serialises them behind its own lock), so a large history or a
+slow disk never freezes the window. Failed and cancelled scripts keep their partial text and say so in words,
+not by colour alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QKeySequence,
+    QPainter,
+    QPainterPath,
+    QStandardItem,
+    QStandardItemModel,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMenu,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui import theme
+from app.ui.script_stats import WordCounter, spoken_duration
+from app.ui.status_texts import status_note
+from app.ui.tasks import run_blocking, start_task
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from app.store import ScriptRecord, Store
+
+log = logging.getLogger(__name__)
+
+SEARCH_DEBOUNCE_MS = 250
+HISTORY_PAGE = 500
+RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
+RUNNING_ROLE = Qt.ItemDataRole.UserRole + 2  # the script being written right now
+
+STATUS_LABELS = {
+    "cancelled": "Cancelled · partial",
+    "failed": "Failed",
+    # A row left "generating" by a crash; the one being written now says WRITING_LABEL instead.
+    "generating": "Interrupted · partial",
+}
+WRITING_LABEL = "Writing…"
+
+
+# --- formats ------------------------------------------------------------------------------------------------
+
+
+def provider_label(name: str) -> str:
+    from app.core.catalogue import CATALOGUE
+
+    entry = CATALOGUE.get(name)
+    return entry.label if entry else name
+
+
+def local_time(iso_utc: str) -> datetime:
+    from app.store.records import parse_timestamp
+
+    return parse_timestamp(iso_utc).astimezone()
+
+
+def when_text(iso_utc: str, now: datetime | None = None) -> str:
+    """'09:15' today, 'Yesterday 09:15', '12 Mar' this year, '12 Mar 2024' before."""
+    try:
+        moment = local_time(iso_utc)
+    except ValueError:
+        return iso_utc
+    now = now or datetime.now().astimezone()
+    days = (now.date() - moment.date()).days
+    if days == 0:
+        return moment.strftime("%H:%M")
+    if days == 1:
+        return f"Yesterday {moment.strftime('%H:%M')}"
+    if moment.year == now.year:
+        return f"{moment.day} {moment.strftime('%b')}"
+    return f"{moment.day} {moment.strftime('%b %Y')}"
+
+
+def word_count(text: str) -> int:
+    counter = WordCounter()
+    counter.feed(text)
+    return counter.count
+
+
+def script_to_markdown(record: ScriptRecord) -> str:
+    words = word_count(record.text)
+    meta = [f"{provider_label(record.provider)} · {record.model}"]
+    if record.persona_name:
+        meta.append(f"persona: {record.persona_name}")
+    meta.append(f"{words:,} words ({spoken_duration(words)} spoken)")
+    with contextlib.suppress(ValueError):
+        meta.append(local_time(record.created_at).strftime("%Y-%m-%d %H:%M"))
+    lines = [f"# {record.topic.strip() or 'Untitled script'}", "", f"*{' · '.join(meta)}*", ""]
+    note = status_note(record)
+    if note:
+        lines += [f"> **{note}**", ""]
+    lines.append(record.text.rstrip())
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def script_to_text(record: ScriptRecord) -> str:
+    """Plain text: the script alone, ready for a teleprompter."""
+    return record.text.rstrip() + "\n"
+
+
+def export_text(record: ScriptRecord, path: Path) -> str:
+    return script_to_text(record) if path.suffix.lower() == ".txt" else script_to_markdown(record)
+
+
+def suggested_filename(record: ScriptRecord, suffix: str = ".md") -> str:
+    slug = re.sub(r"[^\w\- ]+", "", record.topic.strip().lower())
+    slug = re.sub(r"[\s_]+", "-", slug).strip("-")[:60] or f"script-{record.id}"
+    return f"{slug}{suffix}"
+
+
+def write_export(record: ScriptRecord, path: Path) -> Path:
+    path.write_text(export_text(record, path), encoding="utf-8")
+    return path
+
+
+# --- the list
+# ------------------------------------------------------------------------------------------------
+
+
+class HistoryDelegate(QStyledItemDelegate):
+    """Three lines per script: the topic, the first words, and who wrote it when (status in words)."""
+
+    PADDING_X = 12
+    PADDING_Y = 8
+    LINE_GAP = 2
+
+    def _fonts(self, option: QStyleOptionViewItem) -> tuple[QFont, QFont, QFont]:
+        title = QFont(option.font)
+        title.setWeight(QFont.Weight.DemiBold)
+        body = QFont(option.font)
+        meta = QFont(option.font)
+        if meta.pointSizeF() > 0:
+            meta.setPointSizeF(max(meta.pointSizeF() - 1, 7.0))
+        return title, body, meta
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        title, body, meta = self._fonts(option)
+        height = (
+            QFontMetrics(title).height()
+            + QFontMetrics(body).height()
+            + QFontMetrics(meta).height()
+            + 2 * self.LINE_GAP
+            + 2 * self.PADDING_Y
+        )
+        return QSize(200, height + 4)
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        record = index.data(RECORD_ROLE)
+        if record is None:
+            super().paint(painter, option, index)
+            return
+        colors = theme.current_colors()
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = option.rect.adjusted(6, 2, -6, -2)
+        state = option.state
+        selected = bool(state & QStyle.StateFlag.State_Selected)
+        hovered = bool(state & QStyle.StateFlag.State_MouseOver)
+        if selected or hovered:
+            path = QPainterPath()
+            path.addRoundedRect(rect, 8, 8)
+            painter.fillPath(path, QColor(colors.accent_soft if selected else colors.alt_base))
+            if selected:
+                painter.setPen(QColor(colors.accent))
+                painter.drawLine(rect.left() + 1, rect.top() + 8, rect.left() + 1, rect.bottom() - 8)
+        title_font, body_font, meta_font = self._fonts(option)
+        x = rect.left() + self.PADDING_X
+        width = rect.width() - 2 * self.PADDING_X
+        y = rect.top() + self.PADDING_Y
+
+        def line(text: str, font: QFont, color: str) -> None:
+            nonlocal y
+            metrics = QFontMetrics(font)
+            painter.setFont(font)
+            painter.setPen(QColor(color))
+            elided = metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+            painter.drawText(
+                QRect(x, y, width, metrics.height()),
+                int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                elided,
+            )
+            y += metrics.height() + self.LINE_GAP
+
+        line(record.topic.strip() or "Untitled script", title_font, colors.text)
+        if record.status == "generating" and index.data(RUNNING_ROLE):
+            snippet = " ".join(record.text.split()[:40]) or "Being written now…"
+        else:
+            snippet = " ".join(record.text.split()[:40]) or status_note(record) or ""
+        line(snippet, body_font, colors.muted)
+        meta = [when_text(record.created_at), provider_label(record.provider)]
+        words = word_count(record.text)
+        if words:
+            meta.append(f"{words:,} words")
+        status = STATUS_LABELS.get(record.status)
+        if record.status == "generating" and index.data(RUNNING_ROLE):
+            status = WRITING_LABEL
+        meta_text = "  ·  ".join(meta)
+        if status:
+            # The status is spelled out first (words, not colour alone), then drawn in the warning colour.
+            metrics = QFontMetrics(meta_font)
+            painter.setFont(meta_font)
+            marker = f"{'⚠' if record.status == 'failed' else '■'} {status}"
+            failed = record.status == "failed"
+            if colors.dark:
+                painter.setPen(QColor("#F08A80" if failed else "#E8B25C"))
+            else:
+                painter.setPen(QColor("#B3261E" if failed else "#9A5B00"))
+            align = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+            painter.drawText(QRect(x, y, width, metrics.height()), align, marker)
+            used = metrics.horizontalAdvance(marker)
+            rest = metrics.elidedText("  ·  " + meta_text, Qt.TextElideMode.ElideRight, max(width - used, 0))
+            painter.setPen(QColor(colors.muted))
+            painter.drawText(QRect(x + used, y, max(width - used, 0), metrics.height()), align, rest)
+        else:
+            line(meta_text, meta_font, colors.muted)
+        painter.restore()
+
+
+def accessible_text(record: ScriptRecord) -> str:
+    status = STATUS_LABELS.get(record.status, "Complete")
+    return f"{record.topic}. {status}. {provider_label(record.provider)}, {when_text(record.created_at)}."
+
+
+class HistoryPanel(QWidget):
+    """Search field ("historySearch") over the list of scripts ("historyList").
+
+    Signals: `open_requested(record)` when the user opens a script; `deleted(record)` after a delete (the
+    window offers Undo, which calls `restore`); `copied(record)`; `exported(path)`; `failed(message)`.
+    """
+
+    open_requested = Signal(object)
+    deleted = Signal(object)
+    restored = Signal(object)
+    copied = Signal(object)
+    exported = Signal(object)
+    failed = Signal(str)
+    refreshed = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("historyPanel")
+        self._store: Store | None = None
+        self._generation = 0
+        self._suppress_open = False
+        self._select_after_refresh: int | None = None
+        self._select_running = False
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.running = False  # the window is writing a script: the newest "generating" row is that one
+        self.export_dialog: QFileDialog | None = None
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 4, 10, 10)
+        layout.setSpacing(8)
+
+        self.search = QLineEdit(self)
+        self.search.setObjectName("historySearch")
+        self.search.setPlaceholderText("Search topics and scripts")
+        self.search.setClearButtonEnabled(True)
+        self.search.setAccessibleName("Search history")
+        self.search.setAccessibleDescription("Filters the scripts by topic and text as you type.")
+        self._search_icon_action = self.search.addAction(
+            theme.icon("search", size=16), QLineEdit.ActionPosition.LeadingPosition
+        )
+        layout.addWidget(self.search)
+
+        self.model = QStandardItemModel(self)
+        self.list = QListView(self)
+        self.list.setObjectName("historyList")
+        self.list.setModel(self.model)
+        self.list.setItemDelegate(HistoryDelegate(self.list))
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setMouseTracking(True)
+        self.list.setUniformItemSizes(True)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.setAccessibleName("Script history")
+        self.list.setAccessibleDescription(
+            "Your scripts, newest first. Enter opens one; Delete removes it; the context menu copies or "
+            "exports."
+        )
+        layout.addWidget(self.list, 1)
+
+        self.empty_label = QLabel(self)
+        self.empty_label.setObjectName("historyEmpty")
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.empty_label)
+        layout.addStretch(0)
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.schedule_refresh)
+        self.search.textChanged.connect(lambda _text: self._debounce.start())
+        self.search.returnPressed.connect(self.schedule_refresh)
+
+        self.list.selectionModel().currentChanged.connect(
+            lambda current, _previous: self._on_activated(current)
+        )
+        self.list.customContextMenuRequested.connect(self._show_context_menu)
+
+        self.open_action = self._action("Open", "Return", self._open_current, None)
+        self.copy_action = self._action("Copy script", None, self._copy_current, "copy")
+        self.export_action = self._action("Export…", None, self._export_current, "export")
+        self.delete_action = self._action(
+            "Delete", QKeySequence.StandardKey.Delete, self._delete_current, "delete"
+        )
+        self._update_empty_state()
+
+    def _action(
+        self,
+        text: str,
+        shortcut: str | QKeySequence.StandardKey | None,
+        slot: Callable[[], None],
+        icon: str | None,
+    ) -> QAction:
+        action = QAction(text, self.list)
+        if icon:
+            action.setIcon(theme.icon(icon))
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            self.list.addAction(action)
+        action.triggered.connect(slot)
+        return action
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = start_task(coro, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    def shutdown(self) -> None:
+        """The window closes: stop loading and writing (the tasks end at their next await)."""
+        self._debounce.stop()
+        self._store = None
+        for task in list(self.tasks):
+            task.cancel()
+
+    def refresh_theme(self) -> None:
+        self._search_icon_action.setIcon(theme.icon("search", size=16))
+        for action, name in (
+            (self.copy_action, "copy"),
+            (self.export_action, "export"),
+            (self.delete_action, "delete"),
+        ):
+            action.setIcon(theme.icon(name))
+
+    # --- data ------------------------------------------------------------------------------------------
+
+    def set_store(self, store: Store | None) -> None:
+        self._store = store
+        self.schedule_refresh()
+
+    @property
+    def store(self) -> Store | None:
+        return self._store
+
+    def search_text(self) -> str:
+        return self.search.text().strip()
+
+    def schedule_refresh(
+        self, select_id: int | None = None, *, select_running: bool = False
+    ) -> asyncio.Task[None] | None:
+        if select_id is not None:
+            self._select_after_refresh = select_id
+        self._select_running = self._select_running or select_running
+        if self._store is None:
+            return None
+        return self._spawn(self.refresh(), "history-refresh")
+
+    async def refresh(self) -> None:
+        """Reload the list for the current search; a newer refresh wins over a slower older one."""
+        store = self._store
+        if store is None:
+            return
+        self._debounce.stop()
+        self._generation += 1
+        generation = self._generation
+        search = self.search_text() or None
+        try:
+            records = await run_blocking(store.list_scripts, HISTORY_PAGE, 0, search)
+        except Exception as error:
+            log.exception("Could not load the history")
+            self.failed.emit(f"Could not load the history: {error}")
+            return
+        if generation != self._generation:
+            return
+        self._populate(records)
+
+    def _populate(self, records: list[ScriptRecord]) -> None:
+        running_id = next((r.id for r in records if r.status == "generating"), None) if self.running else None
+        keep = self._select_after_refresh
+        self._select_after_refresh = None
+        if self._select_running and running_id is not None:
+            keep = running_id
+        self._select_running = False
+        if keep is None:
+            current = self.current_record()
+            keep = current.id if current else None
+        self._suppress_open = True
+        try:
+            self.model.clear()
+            for record in records:
+                item = QStandardItem(record.topic)
+                item.setData(record, RECORD_ROLE)
+                item.setData(record.id == running_id, RUNNING_ROLE)
+                item.setData(accessible_text(record), Qt.ItemDataRole.AccessibleTextRole)
+                snippet = " ".join(record.text.split()[:60])
+                note = status_note(record)
+                item.setToolTip("\n\n".join(x for x in (note, snippet) if x))
+                item.setEditable(False)
+                self.model.appendRow(item)
+                if record.id == keep:
+                    self.list.setCurrentIndex(item.index())
+        finally:
+            self._suppress_open = False
+        self._update_empty_state()
+        self.refreshed.emit(len(records))
+
+    def _update_empty_state(self) -> None:
+        empty = self.model.rowCount() == 0
+        search = self.search_text()
+        if search:
+            self.empty_label.setText(f"No scripts match “{search}”.")
+        else:
+            self.empty_label.setText("No scripts yet.\nEverything you write is kept here.")
+        self.empty_label.setVisible(empty)
+        self.list.setVisible(not empty)
+
+    def records(self) -> list[ScriptRecord]:
+        return [self.model.item(row).data(RECORD_ROLE) for row in range(self.model.rowCount())]
+
+    def current_record(self) -> ScriptRecord | None:
+        index = self.list.currentIndex()
+        return index.data(RECORD_ROLE) if index.isValid() else None
+
+    def select_id(self, script_id: int) -> bool:
+        for row in range(self.model.rowCount()):
+            item = self.model.item(row)
+            if item.data(RECORD_ROLE).id == script_id:
+                self._suppress_open = True
+                try:
+                    self.list.setCurrentIndex(item.index())
+                finally:
+                    self._suppress_open = False
+                return True
+        return False
+
+    def clear_current(self) -> None:
+        """No script selected (a new one is about to be written)."""
+        self._suppress_open = True
+        try:
+            self.list.clearSelection()
+            self.list.setCurrentIndex(QModelIndex())
+        finally:
+            self._suppress_open = False
+
+    def focus_search(self) -> None:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    # --- actions -----------------------------------------------------------------------------------------
+
+    def _on_activated(self, index: QModelIndex) -> None:
+        if self._suppress_open:
+            return
+        record = index.data(RECORD_ROLE)
+        if record is not None:
+            self._spawn(self.open_record(record.id), "history-open")
+
+    async def open_record(self, script_id: int) -> None:
+        """Load the newest copy of a script from the store and ask the window to show it."""
+        if self._store is None:
+            return
+        record = await run_blocking(self._store.get_script, script_id)
+        if record is not None:
+            self.open_requested.emit(record)
+
+    def _open_current(self) -> None:
+        index = self.list.currentIndex()
+        if index.isValid():
+            self._on_activated(index)
+
+    def _copy_current(self) -> None:
+        record = self.current_record()
+        if record is not None:
+            self.copy_record(record)
+
+    def copy_record(self, record: ScriptRecord) -> None:
+        from PySide6.QtGui import QGuiApplication
+
+        QGuiApplication.clipboard().setText(record.text)
+        self.copied.emit(record)
+
+    def _delete_current(self) -> None:
+        record = self.current_record()
+        if record is not None:
+            self._spawn(self.delete(record.id), "history-delete")
+
+    async def delete(self, script_id: int) -> ScriptRecord | None:
+        if self._store is None:
+            return None
+        try:
+            record = await run_blocking(self._store.delete_script, script_id)
+        except Exception as error:
+            log.exception("Could not delete script %s", script_id)
+            self.failed.emit(f"Could not delete the script: {error}")
+            return None
+        await self.refresh()
+        if record is not None:
+            self.deleted.emit(record)
+        return record
+
+    async def restore(self, record: ScriptRecord) -> int | None:
+        if self._store is None:
+            return None
+        try:
+            restored_id = await run_blocking(self._store.restore_script, record)
+        except Exception as error:
+            log.exception("Could not restore script %s", record.id)
+            self.failed.emit(f"Could not undo the delete: {error}")
+            return None
+        self._select_after_refresh = restored_id
+        await self.refresh()
+        self.restored.emit(record)
+        return restored_id
+
+    def _export_current(self) -> None:
+        record = self.current_record()
+        if record is not None:
+            self.export(record)
+
+    def export(self, record: ScriptRecord, directory: Path | None = None) -> QFileDialog:
+        """Ask where to save `record` in a non-modal file dialog (`open()`, never `exec()`), then write."""
+        if self.export_dialog is not None:
+            self.export_dialog.close()
+            self.export_dialog.deleteLater()
+        dialog = QFileDialog(self.window(), "Export script")
+        dialog.setObjectName("exportDialog")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setFileMode(QFileDialog.FileMode.AnyFile)
+        markdown, plain = "Markdown (*.md)", "Plain text (*.txt)"
+        dialog.setNameFilters([markdown, plain])
+        dialog.selectNameFilter(markdown)
+        dialog.setDefaultSuffix("md")
+        if directory is not None:
+            dialog.setDirectory(str(directory))
+        dialog.selectFile(suggested_filename(record))
+
+        def on_filter(selected: str) -> None:
+            suffix = "txt" if selected == plain else "md"
+            dialog.setDefaultSuffix(suffix)
+            names = dialog.selectedFiles()
+            if names:
+                dialog.selectFile(Path(names[0]).with_suffix(f".{suffix}").name)
+
+        dialog.filterSelected.connect(on_filter)
+        dialog.fileSelected.connect(lambda name: self._spawn(self.export_to(record, Path(name)), "export"))
+        dialog.finished.connect(dialog.deleteLater)
+        self.export_dialog = dialog
+        dialog.destroyed.connect(lambda *_: setattr(self, "export_dialog", None))
+        dialog.open()
+        return dialog
+
+    async def export_to(self, record: ScriptRecord, path: Path) -> Path | None:
+        try:
+            written = await run_blocking(write_export, record, path)
+        except OSError as error:
+            log.warning("Export to %s failed: %s", path, error)
+            self.failed.emit(f"Could not save {path.name}: {error.strerror or error}.")
+            return None
+        self.exported.emit(written)
+        return written
+
+    def _show_context_menu(self, position: Any) -> None:
+        index = self.list.indexAt(position)
+        if not index.isValid():
+            return
+        self.list.setCurrentIndex(index)
+        menu = QMenu(self.list)
+        for action in (self.open_action, self.copy_action, self.export_action):
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.delete_action)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(self.list.viewport().mapToGlobal(position))

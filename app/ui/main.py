@@ -1,0 +1,204 @@
+"""`scriptwright` / `python -m app`: one QApplication, one qasync loop, the main window.
+
+Start-up order keeps the first paint fast: Qt and the window first; the core (store, key store, service) is
+built on a worker thread after the window has painted; provider SDKs are imported only when a provider is
+first used.
+
+Flags: `--version` prints the version; `--smoke-test` opens the window, prints "first paint: N ms" (since the
+process started) once it has painted, checks that the core starts, and exits 0; `--report-modules` also prints
+which provider SDK modules were loaded at first paint (there should be none).
+"""
+
+from __future__ import annotations
+
+import time
+
+_IMPORTED_AT = time.perf_counter()  # as early as possible: the fallback "process start"
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from app.ui.main_window import MainWindow
+
+log = logging.getLogger("app.ui")
+
+SDK_ROOTS = frozenset({"groq", "google", "ollama"})
+# A parent's perf_counter (CLOCK_MONOTONIC) stamp taken just before it started us, for benchmarks.
+LAUNCH_ENV = "SCRIPTWRIGHT_LAUNCHED_AT"
+
+
+def process_start() -> float:
+    """The `time.perf_counter()` value at which this process started.
+
+    A parent may pass its own monotonic stamp (LAUNCH_ENV); else Linux's /proc/self/stat start time (10 ms
+    ticks) is converted; else the moment this module was imported.
+    """
+    stamp = os.environ.get(LAUNCH_ENV)
+    if stamp:
+        try:
+            return float(stamp)
+        except ValueError:
+            pass
+    try:
+        with open("/proc/self/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        started_after_boot = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        elapsed = time.clock_gettime(time.CLOCK_BOOTTIME) - started_after_boot
+        if 0 <= elapsed < 3600:
+            return min(time.perf_counter() - elapsed, _IMPORTED_AT)
+    except (OSError, ValueError, IndexError, AttributeError):
+        pass
+    return _IMPORTED_AT
+
+
+def loaded_sdk_modules() -> list[str]:
+    return sorted(name for name in sys.modules if name.split(".")[0] in SDK_ROOTS)
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str]]:
+    from app import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="scriptwright", description="Write video scripts with the LLM you choose (Ollama, Gemini, Groq)."
+    )
+    parser.add_argument("--version", action="version", version=f"Scriptwright {__version__}")
+    parser.add_argument(
+        "--smoke-test", action="store_true", help="open the window, report the first paint, and exit"
+    )
+    parser.add_argument("--report-modules", action="store_true", help=argparse.SUPPRESS)
+    return parser.parse_known_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args, qt_args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=os.environ.get("SCRIPTWRIGHT_LOG_LEVEL", "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui import theme
+
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0], *qt_args])
+    app.setApplicationName("Scriptwright")
+    app.setApplicationDisplayName("Scriptwright")
+    app.setOrganizationName("Scriptwright")
+    app.setDesktopFileName("scriptwright")
+    app.setWindowIcon(theme.app_icon())
+    app.setQuitOnLastWindowClosed(False)  # we quit after the async shutdown, not before it
+    from app.ui.gc_guard import GuiGarbageCollector
+
+    GuiGarbageCollector.install(app)  # Qt objects in reference cycles are freed on this thread only
+    follower = theme.follow_system_theme(app, exact=False)
+
+    # 1. The window, painted before asyncio, qasync or the core are imported.
+    from app.ui.app_context import resolve_data_dir
+    from app.ui.main_window import FirstPaintWatcher, MainWindow
+
+    data_dir = resolve_data_dir()
+    window = MainWindow(settings_path=data_dir / "window.ini", data_dir=data_dir, defer_ui=True)
+    painted: list[float] = []
+    FirstPaintWatcher(window, lambda: painted.append(time.perf_counter()))
+    QTimer.singleShot(10_000, lambda: painted.append(time.perf_counter()))  # never wait forever
+    window.show()
+    while not painted:
+        app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+    if args.smoke_test or args.report_modules:
+        print(f"first paint: {(painted[0] - process_start()) * 1000.0:.0f} ms", flush=True)
+    if args.report_modules:
+        print(f"sdk modules at first paint: {loaded_sdk_modules()}", flush=True)
+
+    # 2. The widgets, at once (before the event loop starts, so nothing can be clicked half-built).
+    window.build_ui()
+    follower.add_listener(window.refresh_theme)
+    follower.recheck()
+    if args.smoke_test:
+        composed: list[float] = []
+        central = window.centralWidget()
+        if central is not None:
+            FirstPaintWatcher(central, lambda: composed.append(time.perf_counter()))
+            QTimer.singleShot(10_000, lambda: composed.append(time.perf_counter()))
+            while not composed:
+                app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+            print(f"widgets painted: {(composed[0] - process_start()) * 1000.0:.0f} ms", flush=True)
+
+    # Ctrl+C in the terminal closes the window the normal way (Python sees the signal at the next timer tick).
+    import signal
+
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+
+    # 3. The event loop, then the core on a worker thread.
+    import asyncio
+
+    from app import __version__
+    from app.ui.event_loop import new_event_loop
+
+    app.setApplicationVersion(__version__)
+    loop = new_event_loop(app)
+    asyncio.set_event_loop(loop)
+    loop.set_exception_handler(_log_loop_exception)
+    try:
+        with loop:
+            return loop.run_until_complete(run(window, smoke_test=args.smoke_test))
+    finally:
+        asyncio.set_event_loop(None)
+
+
+def _log_loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    # Never a traceback dialog: the log keeps the detail.
+    error = context.get("exception")
+    log.error("Unhandled error in the event loop: %s", context.get("message"), exc_info=error)
+
+
+async def run(window: MainWindow, *, smoke_test: bool = False) -> int:
+    """Build the core off the GUI thread, attach it, and live until the window closes; then shut down."""
+    import asyncio
+
+    from app.ui.app_context import AppContext, build_context
+    from app.ui.tasks import run_blocking
+
+    loop = asyncio.get_running_loop()
+    closed: asyncio.Future[None] = loop.create_future()
+
+    def on_closed() -> None:
+        if not closed.done():
+            closed.set_result(None)
+
+    window.closed.connect(on_closed)
+    if not window.isVisible():  # closed while it was being painted
+        closed.set_result(None)
+
+    context: AppContext | None = None
+    try:
+        context = await run_blocking(build_context, data_dir=window.data_dir)
+    except Exception as error:
+        log.exception("Scriptwright could not start its core")
+        window.show_startup_error(str(error))
+    if context is not None and not closed.done():
+        window.attach(context.service, key_store=context.key_store)
+
+    if smoke_test:
+        await asyncio.sleep(0.1)  # let the window load its personas and history
+        window.close()
+    if not closed.done():
+        await closed
+    await window.wait_idle()
+    if context is not None:
+        await context.aclose()
+    if smoke_test:
+        print("smoke test: ok" if context is not None else "smoke test: the core did not start", flush=True)
+        return 0 if context is not None else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,305 @@
+"""Look and feel: light or dark following the system, one calm accent colour, a small stylesheet, the icons.
+
+The Fusion style with our own palette looks the same on every platform and supports both schemes. The scheme
+follows `QStyleHints.colorScheme()` (Qt 6.5+) and changes live when the system switches;
+`SCRIPTWRIGHT_THEME=light` or `dark` forces one (screenshots, people who prefer the other).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from PySide6.QtCore import QObject, QSize
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QIcon, QPalette, QPixmap
+from PySide6.QtWidgets import QApplication
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import Qt
+
+THEME_ENV = "SCRIPTWRIGHT_THEME"
+SCRIPT_FONT_POINT_SIZE = 12.0
+SCRIPT_LINE_HEIGHT_PERCENT = 150
+
+
+class ThemeColors(NamedTuple):
+    dark: bool
+    window: str
+    base: str
+    alt_base: str
+    text: str
+    muted: str
+    border: str
+    accent: str
+    accent_hover: str
+    accent_pressed: str
+    accent_text: str
+    accent_soft: str  # a tint of the accent for chips and selections
+    disabled_bg: str
+    disabled_text: str
+    warn_bg: str
+    warn_border: str
+    error_bg: str
+    error_border: str
+    icon: str
+
+
+LIGHT = ThemeColors(
+    dark=False,
+    window="#F4F5F9",
+    base="#FFFFFF",
+    alt_base="#EEF0F6",
+    text="#1E2230",
+    muted="#5F6679",
+    border="#D9DCE6",
+    accent="#4A56D6",
+    accent_hover="#3D48C2",
+    accent_pressed="#333DA8",
+    accent_text="#FFFFFF",
+    accent_soft="#E6E8FB",
+    disabled_bg="#C9CDEB",
+    disabled_text="#F4F5FB",
+    warn_bg="#FFF6E5",
+    warn_border="#F1C77A",
+    error_bg="#FDECEC",
+    error_border="#EBA3A3",
+    icon="#3A4050",
+)
+
+DARK = ThemeColors(
+    dark=True,
+    window="#1B1D23",
+    base="#22252D",
+    alt_base="#272A33",
+    text="#E5E7EE",
+    muted="#A2A8B8",
+    border="#363A45",
+    accent="#7B88F7",
+    accent_hover="#8D98FA",
+    accent_pressed="#6A77E6",
+    accent_text="#11131A",
+    accent_soft="#2E3350",
+    disabled_bg="#3A3F5C",
+    disabled_text="#8A8FA6",
+    warn_bg="#3A3122",
+    warn_border="#7D6431",
+    error_bg="#3D2527",
+    error_border="#8A4448",
+    icon="#D3D6E0",
+)
+
+
+def system_prefers_dark(app: QGuiApplication, *, exact: bool = True) -> bool:
+    """Does the system ask for dark? `exact=False` guesses from the platform's palette instead of asking
+    `colorScheme()`, whose enum loads Qt's whole namespace (~20 ms): the guess serves the first paint and
+    `ThemeFollower.recheck()` corrects it right after."""
+    forced = os.environ.get(THEME_ENV, "").strip().lower()
+    if forced in ("light", "dark"):
+        return forced == "dark"
+    if not exact:
+        return app.palette().color(QPalette.ColorRole.Window).lightness() < 128
+    from PySide6.QtCore import Qt
+
+    return app.styleHints().colorScheme() == Qt.ColorScheme.Dark
+
+
+def current_colors() -> ThemeColors:
+    app = QGuiApplication.instance()
+    return DARK if isinstance(app, QGuiApplication) and bool(app.property("scriptwrightDark")) else LIGHT
+
+
+def build_palette(c: ThemeColors) -> QPalette:
+    p = QPalette()
+    role = QPalette.ColorRole
+    group = QPalette.ColorGroup
+    for r, value in (
+        (role.Window, c.window),
+        (role.WindowText, c.text),
+        (role.Base, c.base),
+        (role.AlternateBase, c.alt_base),
+        (role.Text, c.text),
+        (role.Button, c.base),
+        (role.ButtonText, c.text),
+        (role.BrightText, "#FFFFFF"),
+        (role.Highlight, c.accent),
+        (role.HighlightedText, c.accent_text),
+        (role.Link, c.accent),
+        (role.LinkVisited, c.accent_pressed),
+        (role.ToolTipBase, c.text),
+        (role.ToolTipText, c.base),
+        (role.PlaceholderText, c.muted),
+        (role.Light, c.base),
+        (role.Midlight, c.alt_base),
+        (role.Mid, c.border),
+        (role.Dark, c.border),
+        (role.Shadow, "#000000"),
+        (role.Accent, c.accent),
+    ):
+        p.setColor(r, QColor(value))
+    for r in (role.WindowText, role.Text, role.ButtonText):
+        p.setColor(group.Disabled, r, QColor(c.muted))
+    return p
+
+
+def build_stylesheet(c: ThemeColors) -> str:
+    return f"""
+QMainWindow::separator {{ background: {c.border}; width: 1px; height: 1px; }}
+QDockWidget {{ font-weight: 600; }}
+QDockWidget::title {{ padding: 9px 12px 6px 12px; text-align: left; }}
+QWidget#composer, QWidget#historyPanel {{ background: {c.window}; }}
+QLabel#fieldLabel {{ color: {c.muted}; font-weight: 600; }}
+QLineEdit#topicEdit {{
+    padding: 9px 12px; border: 1px solid {c.border}; border-radius: 8px; background: {c.base};
+    font-size: 12.5pt; selection-background-color: {c.accent}; selection-color: {c.accent_text};
+}}
+QLineEdit#topicEdit:focus, QLineEdit#historySearch:focus {{ border: 1px solid {c.accent}; }}
+QLineEdit#historySearch {{
+    padding: 6px 9px; border: 1px solid {c.border}; border-radius: 7px; background: {c.base};
+}}
+QPushButton#generateButton {{
+    background: {c.accent}; color: {c.accent_text}; border: none; border-radius: 8px;
+    padding: 10px 20px; font-weight: 600;
+}}
+QPushButton#generateButton:hover {{ background: {c.accent_hover}; }}
+QPushButton#generateButton:pressed {{ background: {c.accent_pressed}; }}
+QPushButton#generateButton:disabled {{ background: {c.disabled_bg}; color: {c.disabled_text}; }}
+QPushButton#stopButton {{
+    background: {c.base}; color: {c.text}; border: 1px solid {c.border}; border-radius: 8px;
+    padding: 9px 14px;
+}}
+QPushButton#stopButton:hover {{ border-color: {c.accent}; }}
+QPushButton#stopButton:disabled {{ color: {c.muted}; background: {c.window}; }}
+QPushButton#poweredByBadge {{
+    background: {c.accent_soft}; color: {c.text}; border: 1px solid transparent; border-radius: 12px;
+    padding: 4px 12px; text-align: left;
+}}
+QPushButton#poweredByBadge:hover {{ border-color: {c.accent}; }}
+QPushButton#poweredByBadge:focus {{ border-color: {c.accent}; }}
+QTextEdit#scriptView {{
+    background: {c.base}; border: 1px solid {c.border}; border-radius: 10px;
+    selection-background-color: {c.accent}; selection-color: {c.accent_text};
+}}
+QLabel#statsLabel {{ color: {c.muted}; }}
+QLabel#scriptTitle {{ font-size: 13pt; font-weight: 600; }}
+QFrame#scriptBanner[kind="warning"] {{
+    background: {c.warn_bg}; border: 1px solid {c.warn_border}; border-radius: 8px;
+}}
+QFrame#scriptBanner[kind="error"] {{
+    background: {c.error_bg}; border: 1px solid {c.error_border}; border-radius: 8px;
+}}
+QFrame#scriptBanner[kind="info"] {{
+    background: {c.accent_soft}; border: 1px solid {c.border}; border-radius: 8px;
+}}
+QListView#historyList {{ background: {c.window}; border: none; outline: none; }}
+QLabel#historyEmpty {{ color: {c.muted}; padding: 18px 8px; }}
+QStatusBar {{ border-top: 1px solid {c.border}; }}
+QStatusBar::item {{ border: none; }}
+QLabel#providerStatusLabel {{ padding: 0 6px; }}
+QPushButton#statusActionButton, QPushButton#undoButton {{
+    border: 1px solid {c.border}; border-radius: 6px; padding: 2px 10px; background: {c.base};
+}}
+QPushButton#statusActionButton:hover, QPushButton#undoButton:hover {{ border-color: {c.accent}; }}
+QToolTip {{ color: {c.base}; background: {c.text}; border: none; padding: 4px 6px; }}
+"""
+
+
+def script_font() -> QFont:
+    """The script's reading font: the system UI face at a comfortable reading size."""
+    font = QFont(QApplication.font())
+    font.setPointSizeF(SCRIPT_FONT_POINT_SIZE)
+    return font
+
+
+def apply_theme(app: QApplication, *, exact: bool = True) -> ThemeColors:
+    """Apply the scheme the system prefers (or THEME_ENV) to the whole application; returns its colours."""
+    colors = DARK if system_prefers_dark(app, exact=exact) else LIGHT
+    if app.style().name().lower() != "fusion":
+        app.setStyle("Fusion")
+    app.setProperty("scriptwrightDark", colors.dark)
+    app.setPalette(build_palette(colors))
+    app.setStyleSheet(build_stylesheet(colors))
+    icon.cache_clear()
+    return colors
+
+
+class ThemeFollower(QObject):
+    """Re-applies the theme when the system's colour scheme changes; `changed` widgets refresh their icons."""
+
+    def __init__(self, app: QApplication) -> None:
+        super().__init__(app)
+        self._app = app
+        self._listeners: list[object] = []
+        app.styleHints().colorSchemeChanged.connect(self._on_scheme_changed)
+
+    def add_listener(self, callback: object) -> None:
+        self._listeners.append(callback)
+
+    def recheck(self) -> None:
+        """Ask the system for its scheme exactly (the first paint used a guess); re-apply if it differs."""
+        if system_prefers_dark(self._app) != current_colors().dark:
+            self._on_scheme_changed(None)
+
+    def _on_scheme_changed(self, _scheme: Qt.ColorScheme | None) -> None:
+        colors = apply_theme(self._app)
+        for callback in list(self._listeners):
+            if callable(callback):
+                callback(colors)
+
+
+def follow_system_theme(app: QApplication, *, exact: bool = True) -> ThemeFollower:
+    apply_theme(app, exact=exact)
+    follower = app.findChild(ThemeFollower)
+    return follower if isinstance(follower, ThemeFollower) else ThemeFollower(app)
+
+
+# --- resources ------------------------------------------------------------------------------------------
+
+
+def resource_dir() -> Path | None:
+    """Where the icons live: beside the package when installed, `resources/` in a source tree or a bundle."""
+    here = Path(__file__).resolve()
+    candidates = [here.parent / "resources", here.parents[2] / "resources"]
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:
+        candidates.insert(0, Path(bundle) / "resources")
+    for candidate in candidates:
+        if (candidate / "icons").is_dir():
+            return candidate
+    return None
+
+
+def app_icon() -> QIcon:
+    base = resource_dir()
+    result = QIcon()
+    if base is None:
+        return result
+    for size in (16, 24, 32, 48, 64, 128, 256):
+        png = base / "app-icon" / f"scriptwright-{size}.png"
+        if png.is_file():
+            result.addFile(str(png), QSize(size, size))
+    svg = base / "app-icon" / "scriptwright.svg"
+    if result.isNull() and svg.is_file():
+        result.addFile(str(svg))
+    return result
+
+
+@lru_cache(maxsize=64)
+def icon(name: str, color: str | None = None, size: int = 18) -> QIcon:
+    """A line icon from resources/icons drawn in `color` (default: the theme's icon colour), or empty."""
+    base = resource_dir()
+    path = base / "icons" / f"{name}.svg" if base else None
+    if path is None or not path.is_file():
+        return QIcon()
+    svg = path.read_text(encoding="utf-8").replace("#000000", color or current_colors().icon)
+    result = QIcon()
+    for scale in (1, 2):
+        pixels = size * scale
+        data = svg.replace('width="24" height="24"', f'width="{pixels}" height="{pixels}"', 1).encode()
+        pixmap = QPixmap()
+        if pixmap.loadFromData(data, "SVG"):
+            pixmap.setDevicePixelRatio(scale)
+            result.addPixmap(pixmap)
+    return result

@@ -1,0 +1,108 @@
+"""The app shell as a user starts it: `python -m app` / `scriptwright`, in a subprocess, offscreen."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from app.ui import app_context
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_app(
+    *args: str, data_dir: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GROQ_", "GEMINI_", "GOOGLE_", "OLLAMA_", "LLM_PROVIDER", "SCRIPTWRIGHT_"))
+    }
+    env.update(
+        QT_QPA_PLATFORM="offscreen",
+        SCRIPTWRIGHT_DATA_DIR=str(data_dir),
+        PYTHONPATH=str(ROOT),
+        OLLAMA_HOST="http://127.0.0.1:9",  # never a real server, even if one runs here
+    )
+    env.update(extra_env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=data_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_version_prints_and_exits_zero(tmp_path: Path) -> None:
+    from app import __version__
+
+    done = run_app("--version", data_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"Scriptwright {__version__}"
+
+
+def test_smoke_test_paints_and_exits_zero(tmp_path: Path) -> None:
+    done = run_app("--smoke-test", data_dir=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    match = re.search(r"^first paint: (\d+) ms$", done.stdout, re.MULTILINE)
+    assert match, done.stdout
+    assert 0 < int(match.group(1)) < 60_000
+    widgets = re.search(r"^widgets painted: (\d+) ms$", done.stdout, re.MULTILINE)
+    assert widgets and int(widgets.group(1)) >= int(match.group(1))  # the frame first, then every widget
+    assert "smoke test: ok" in done.stdout
+    assert "Traceback" not in done.stderr
+    assert (tmp_path / "scriptwright.db").is_file()  # the core started over the data folder
+    assert (tmp_path / "window.ini").is_file()  # and the window saved its geometry on close
+
+
+def test_no_provider_sdk_is_imported_before_the_first_paint(tmp_path: Path) -> None:
+    done = run_app("--smoke-test", "--report-modules", data_dir=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    match = re.search(r"^sdk modules at first paint: (.*)$", done.stdout, re.MULTILINE)
+    assert match, done.stdout
+    assert match.group(1) == "[]"
+
+
+def test_a_damaged_database_is_reported_in_the_window_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "scriptwright.db").write_bytes(b"this is not a database" * 100)
+    done = run_app("--smoke-test", data_dir=tmp_path)
+    assert done.returncode == 1  # the core could not start, and the smoke test says so
+    assert "first paint:" in done.stdout
+    assert "smoke test: the core did not start" in done.stdout
+
+
+def test_console_entry_points() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    scripts = {**project.get("scripts", {}), **project.get("gui-scripts", {})}
+    assert scripts["scriptwright"] == "app.ui.main:main"
+    assert (ROOT / "app" / "__main__.py").is_file()
+
+
+def test_data_dir_agrees_with_the_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from app.store import paths
+
+    monkeypatch.setenv(paths.DATA_DIR_ENV, str(tmp_path / "data"))
+    assert app_context.resolve_data_dir() == paths.data_dir()
+    monkeypatch.delenv(paths.DATA_DIR_ENV)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+    assert app_context.resolve_data_dir() == paths.data_dir()
+    assert (app_context._APP_NAME, app_context._DATA_DIR_ENV) == (paths.APP_NAME, paths.DATA_DIR_ENV)
+
+
+def test_resources_are_complete() -> None:
+    base = ROOT / "resources"
+    for name in ("generate", "stop", "settings", "copy", "export", "delete", "history"):
+        assert (base / "icons" / f"{name}.svg").is_file(), name
+    assert (base / "app-icon" / "scriptwright.svg").is_file()
+    for size in (16, 24, 32, 48, 64, 128, 256):
+        assert (base / "app-icon" / f"scriptwright-{size}.png").is_file(), size
