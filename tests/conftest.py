@@ -10,7 +10,7 @@ import pytest
 from app.core.catalogue import CATALOGUE
 from tests.emulator import Emulator
 
-pytest_plugins = ["tests.emulator.pytest_plugin"]
+pytest_plugins = ["tests.emulator.pytest_plugin", "tests.support.services"]
 
 # Names the app reads from the environment; cleared so a developer's own settings never leak into a test.
 _APP_ENV_NAMES = {

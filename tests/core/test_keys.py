@@ -13,33 +13,15 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import fail, null
-from keyring.errors import KeyringLocked, PasswordDeleteError
+from keyring.errors import KeyringLocked
 
 from app.core.config import resolve_provider_settings
 from app.core.keys import KEY_FILE_NAME, SERVICE_NAME, KeyStore
+from tests.support.memory_keyring import MemoryKeyring
 
 # Obviously fake values, nothing shaped like a real provider key.
 KEY_A = "test-key-aaaa"
 KEY_B = "test-key-bbbb"
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if (service, username) not in self.passwords:
-            raise PasswordDeleteError(username)
-        del self.passwords[(service, username)]
 
 
 class LockedKeyring(MemoryKeyring):

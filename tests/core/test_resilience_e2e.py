@@ -11,38 +11,18 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 
 from app.core.errors import ErrorCode
-from app.core.service import ScriptRequest, ScriptService
-from app.store import Store
+from app.core.service import ScriptRequest
 from tests.emulator import Emulator, Fault
-
-ServiceFactory = Callable[..., ScriptService]
+from tests.support.services import ServiceFactory
 
 
 def generations(emulator: Emulator, provider: str) -> int:
     marker = {"groq": "/chat/completions", "gemini": "Content", "ollama": "/api/chat"}[provider]
     return len(emulator.requests_for(provider, marker))
-
-
-@pytest.fixture
-async def make_service(app_env: dict[str, str], tmp_path: Path) -> AsyncIterator[ServiceFactory]:
-    services: list[ScriptService] = []
-
-    def make(**env: str) -> ScriptService:
-        store = Store.open(tmp_path / "data" / "scriptwright.db")
-        service = ScriptService(store, {**app_env, "SCRIPTWRIGHT_RETRY_BUDGET_SECONDS": "120", **env})
-        services.append(service)
-        return service
-
-    yield make
-    for service in services:
-        await service.aclose()
-        service.store.close()
 
 
 async def test_groq_429_with_retry_after_waits_then_succeeds(

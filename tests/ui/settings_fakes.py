@@ -7,43 +7,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from keyring.backend import KeyringBackend
-
 from app.core.config import ProviderSettings
 from app.core.errors import ErrorCode, LLMProviderError
 from app.core.keys import KeyStore
 from app.core.ratelimit.snapshot import LimitSource, RateLimitSnapshot, Window, WindowLimit
 from app.core.types import HealthReport, ModelInfo
 from app.store import Store
+from tests.support.memory_keyring import MemoryKeyring
 
 MODELS = {
     "ollama": ["llama3.2", "qwen2.5:7b", "mistral"],
     "gemini": ["gemini-2.5-flash", "gemini-2.5-pro"],
     "groq": ["llama-3.3-70b-versatile", "llama-3.1-8b-instant", "openai/gpt-oss-20b"],
 }
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keychain that lives in a dict (priority is irrelevant: it is passed to KeyStore directly)."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        from keyring.errors import PasswordDeleteError
-
-        if (service, username) not in self.passwords:
-            raise PasswordDeleteError(username)
-        del self.passwords[(service, username)]
 
 
 class FakeSettingsService:

@@ -6,39 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 
 from app.core.errors import ErrorCode
 from app.core.service import ScriptRequest, ScriptService
 from app.core.usage.budgets import BUDGETS_KEY
-from app.store import RequestRecord, Store
+from app.store import RequestRecord
 from tests.emulator import Emulator, Fault
+from tests.support.services import ServiceFactory
 
-ServiceFactory = Callable[..., ScriptService]
 MARKERS = {"groq": "/chat/completions", "gemini": "Content", "ollama": "/api/chat"}
 
 
 def generations(emulator: Emulator, provider: str) -> int:
     return len(emulator.requests_for(provider, MARKERS[provider]))
-
-
-@pytest.fixture
-async def make_service(app_env: dict[str, str], tmp_path: Path) -> AsyncIterator[ServiceFactory]:
-    services: list[ScriptService] = []
-
-    def make(**env: str) -> ScriptService:
-        store = Store.open(tmp_path / "data" / "scriptwright.db")
-        service = ScriptService(store, {**app_env, "SCRIPTWRIGHT_RETRY_BUDGET_SECONDS": "120", **env})
-        services.append(service)
-        return service
-
-    yield make
-    for service in services:
-        await service.aclose()
-        service.store.close()
 
 
 def rows(service: ScriptService, provider: str) -> list[RequestRecord]:
