@@ -26,6 +26,8 @@ PROVIDER_ADAPTERS = (
     "app.core.providers.groq",
     "app.core.providers.gemini",
     "app.core.providers.ollama",
+    "app.core.providers.openai_compat",
+    "app.core.providers.anthropic",
 )
 # Packages collected whole (all submodules), because they import parts of themselves by name at run time.
 COLLECT_SUBMODULES = ("app", "groq", "ollama", "google.genai", "httpx2", "httpcore2")

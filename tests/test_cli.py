@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
+from app.core.catalogue import CATALOGUE
 from app.store import Store
 from tests.emulator import Emulator, Fault
 
@@ -132,8 +133,8 @@ def test_failed_generation_keeps_partial_text_in_history(
     "argv",
     [
         ("generate", "--topic", "x", "--words", "-5"),
-        ("generate", "--topic", "x", "--provider", "openai"),
-        ("prefs", "set", "default_llm_provider", "openai"),
+        ("generate", "--topic", "x", "--provider", "mistral"),
+        ("prefs", "set", "default_llm_provider", "mistral"),
         ("generate", "--topic", "x", "--persona", "Nobody"),
         ("frobnicate",),
     ],
@@ -164,7 +165,8 @@ def test_providers_reports_each_provider(
     monkeypatch.delenv("GEMINI_API_KEY")
     assert run_cli("providers", "--json") == 0
     rows = {row["provider"]: row for row in json.loads(capsys.readouterr().out)}
-    assert set(rows) == {"ollama", "gemini", "groq"}
+    assert set(rows) == set(CATALOGUE)  # every provider gets a row
+    assert not rows["openai"]["configured"] and not rows["anthropic"]["configured"]  # no key in app_env
     assert rows["groq"]["configured"] and rows["groq"]["reachable"] and rows["groq"]["key_accepted"]
     assert rows["ollama"]["reachable"] and rows["ollama"]["latency_ms"] is not None
     assert not rows["gemini"]["configured"]
@@ -235,7 +237,7 @@ def test_limits_shows_local_window_and_what_groq_reported(
     capsys.readouterr()
     assert run_cli("limits", "--json") == 0
     rows = {row["provider"]: row for row in json.loads(capsys.readouterr().out)}
-    assert set(rows) == {"ollama", "gemini", "groq"}
+    assert set(rows) == set(CATALOGUE)
     groq = rows["groq"]
     assert groq["headline"] == "Groq: 1 request used in last 60s (limit: 5 RPM)"
     assert groq["requests_used_last_minute"] == 1  # seeded from the ledger written by the previous command

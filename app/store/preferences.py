@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 from app.store import personas
 from app.store.errors import InvalidPreferenceError
 
-# Must list exactly the names in the table's CHECK (migrations/0001_initial.sql); a test holds them together.
-VALID_PROVIDERS: tuple[str, ...] = ("ollama", "gemini", "groq")
+# Must list exactly the names in the table's CHECK (migrations/0003_openai_anthropic.sql); a test holds them
+# together. Besides these, the CHECK accepts named OpenAI-compatible instances: `openai:<slug>`.
+VALID_PROVIDERS: tuple[str, ...] = ("ollama", "gemini", "groq", "openai", "anthropic")
+INSTANCE_PATTERN = re.compile(r"openai:[a-z0-9][a-z0-9-]{0,39}")
 DEFAULT_PROVIDER = "ollama"
 
 PROVIDER_KEY = "default_llm_provider"
@@ -32,25 +35,33 @@ def _write(conn: sqlite3.Connection, column: str, value: str | None) -> None:
     )
 
 
+def is_valid_provider(name: object) -> bool:
+    """A built-in provider, or the id of a named OpenAI-compatible instance (whether it still exists is the
+    core's business: an unknown one falls back like any unknown name)."""
+    return isinstance(name, str) and (name in VALID_PROVIDERS or INSTANCE_PATTERN.fullmatch(name) is not None)
+
+
 def validate_provider(name: str | None) -> str:
     """Normalise a provider name, or raise InvalidPreferenceError naming the valid ones."""
     normalised = (name or "").strip().lower()
-    if normalised not in VALID_PROVIDERS:
+    if not is_valid_provider(normalised):
         choices = ", ".join(VALID_PROVIDERS)
-        raise InvalidPreferenceError(f"Unknown provider '{name}'. Choose one of: {choices}.")
+        raise InvalidPreferenceError(
+            f"Unknown provider '{name}'. Choose one of: {choices}, or openai:<name> for a named instance."
+        )
     return normalised
 
 
 def get_default_provider(conn: sqlite3.Connection) -> str:
     value = _read(conn, PROVIDER_KEY)
     # A name this version does not know (written by a newer one) falls back rather than breaking the app.
-    return value if value in VALID_PROVIDERS else DEFAULT_PROVIDER
+    return value if value is not None and is_valid_provider(value) else DEFAULT_PROVIDER
 
 
 def get_saved_provider(conn: sqlite3.Connection) -> str | None:
     """The provider the user chose, or None when they never chose (or it is unknown to this version)."""
     value = _read(conn, PROVIDER_KEY)
-    return value if value in VALID_PROVIDERS else None
+    return value if value is not None and is_valid_provider(value) else None
 
 
 def set_default_provider(conn: sqlite3.Connection, name: str) -> None:

@@ -1,8 +1,10 @@
-"""The `Emulator`: one loopback HTTP server speaking Groq's, Gemini's and Ollama's wire formats.
+"""The `Emulator`: one loopback HTTP server speaking every provider's wire format.
 
-Paths do not collide, so one port serves all three: Groq under ``/openai/``, Gemini under ``/v1/``
-and ``/v1beta/``, Ollama everywhere else. Configuration lives in plain attributes that the request
-threads read; mutable state (queues, records, buckets, usage) is guarded by one lock.
+Paths do not collide, so one port serves all five: Groq under ``/openai/``, an OpenAI-compatible
+server under ``/openai-compat/v1/``, Anthropic under ``/anthropic/v1/`` (Gemini owns ``/v1/models``),
+Gemini under ``/v1/`` and ``/v1beta/``, Ollama everywhere else. Configuration lives in plain
+attributes that the request threads read; mutable state (queues, records, buckets, usage) is guarded by
+one lock.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from . import gemini_api, groq_api, ollama_api
+from . import anthropic_api, gemini_api, groq_api, ollama_api, openai_api
 from .buckets import Bucket, PacificDayBucket, RefillBucket
 from .scripting import PROVIDERS, SUPPORTED_FAULTS, Fault, RecordedRequest, ScriptedResponse
 from .server import EmulatorHTTPServer, Exchange
@@ -39,7 +41,13 @@ DEFAULT_JSON_REPLY: dict[str, Any] = {
 
 # Window name -> seconds, for the refilling buckets.
 _WINDOWS = {"rpm": 60.0, "tpm": 60.0, "rpd": 86_400.0, "tpd": 86_400.0}
-_PROVIDER_MODULES: dict[str, ModuleType] = {"groq": groq_api, "gemini": gemini_api, "ollama": ollama_api}
+_PROVIDER_MODULES: dict[str, ModuleType] = {
+    "groq": groq_api,
+    "gemini": gemini_api,
+    "ollama": ollama_api,
+    "openai": openai_api,
+    "anthropic": anthropic_api,
+}
 
 
 class Emulator:
@@ -100,6 +108,10 @@ class Emulator:
     def _restore_defaults(self) -> None:
         self.groq_key = "test-groq-key"
         self.gemini_key = "test-gemini-key"
+        self.openai_key = "test-openai-key"
+        self.anthropic_key = "test-anthropic-key"
+        self.openai_models: list[str] = list(openai_api.DEFAULT_LIMITS)
+        self.anthropic_models: list[str] = list(anthropic_api.DEFAULT_LIMITS)
         self.groq_models: list[str] = list(groq_api.DEFAULT_LIMITS)
         self.gemini_models: list[str] = list(gemini_api.DEFAULT_LIMITS)
         self.ollama_models: list[str] = list(ollama_api.DEFAULT_MODELS)
@@ -147,6 +159,12 @@ class Emulator:
     ) -> None:
         """Change a Gemini model's quotas (None keeps the current value); usage so far is kept."""
         self._set_limits("gemini", model, rpm=rpm, rpd=rpd, tpm=tpm)
+
+    def set_openai_limits(self, model: str, rpm: int | None = None, tpm: int | None = None) -> None:
+        self._set_limits("openai", model, rpm=rpm, tpm=tpm)
+
+    def set_anthropic_limits(self, model: str, rpm: int | None = None, tpm: int | None = None) -> None:
+        self._set_limits("anthropic", model, rpm=rpm, tpm=tpm)
 
     def _set_limits(self, provider: str, model: str, **changes: int | None) -> None:
         with self.lock:
@@ -206,9 +224,8 @@ class Emulator:
         with self.lock:
             key = (provider, model)
             if key not in self._limits:
-                defaults = groq_api.DEFAULT_LIMITS if provider == "groq" else gemini_api.DEFAULT_LIMITS
-                fallback = groq_api.FALLBACK_LIMITS if provider == "groq" else gemini_api.FALLBACK_LIMITS
-                self._limits[key] = dict(defaults.get(model, fallback))
+                module = _PROVIDER_MODULES[provider]
+                self._limits[key] = dict(module.DEFAULT_LIMITS.get(model, module.FALLBACK_LIMITS))
             return self._limits[key]
 
     def buckets(self, provider: str, model: str) -> dict[str, Bucket]:
@@ -250,7 +267,11 @@ class Emulator:
 
     def _dispatch(self, ex: Exchange) -> None:
         path = ex.path
-        if path.startswith("/openai/"):
+        if path.startswith(openai_api.PREFIX + "/"):
+            ex.provider = "openai"
+        elif path.startswith(anthropic_api.PREFIX + "/"):
+            ex.provider = "anthropic"
+        elif path.startswith("/openai/"):
             ex.provider = "groq"
         elif path.startswith(("/v1/", "/v1beta/")):
             ex.provider = "gemini"

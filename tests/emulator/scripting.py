@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-PROVIDERS = ("groq", "gemini", "ollama")
+PROVIDERS = ("groq", "gemini", "ollama", "openai", "anthropic")
 
 # Faults answered with an error status before any generation starts.
 ERROR_FAULTS = frozenset(
@@ -19,6 +19,9 @@ SUPPORTED_FAULTS: dict[str, frozenset[str]] = {
     "groq": (ERROR_FAULTS | GENERATION_FAULTS) - {"blocked_prompt"},
     "gemini": (ERROR_FAULTS | GENERATION_FAULTS) - {"too_large", "flex"},
     "ollama": (ERROR_FAULTS | GENERATION_FAULTS) - {"too_large", "flex", "blocked_prompt"},
+    # too_large: OpenAI's 400 context_length_exceeded; Anthropic's 413 request_too_large.
+    "openai": (ERROR_FAULTS | GENERATION_FAULTS) - {"flex", "blocked_prompt"},
+    "anthropic": (ERROR_FAULTS | GENERATION_FAULTS) - {"flex", "blocked_prompt"},
 }
 
 

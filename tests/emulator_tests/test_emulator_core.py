@@ -67,7 +67,7 @@ def test_faults_are_validated() -> None:
     with pytest.raises(ValueError, match="no faithful"):
         emu.queue("groq", Fault.blocked_prompt())
     with pytest.raises(ValueError, match="unknown provider"):
-        emu.queue("openai", Fault.server_error())
+        emu.queue("mistral", Fault.server_error())
 
 
 def test_lifecycle_restart_and_closed_port() -> None:

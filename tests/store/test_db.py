@@ -57,7 +57,11 @@ def test_fresh_database_has_the_schema_and_pragmas(store: Store, raw: sqlite3.Co
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
         assert conn.isolation_level is None
-    assert [row[:2] for row in migration_rows(store.path)] == [(1, "initial"), (2, "usage_costs_cache")]
+    assert [row[:2] for row in migration_rows(store.path)] == [
+        (1, "initial"),
+        (2, "usage_costs_cache"),
+        (3, "openai_anthropic"),
+    ]
 
 
 def test_second_open_is_a_no_op(db_path: Path) -> None:
@@ -74,7 +78,11 @@ def test_second_open_is_a_no_op(db_path: Path) -> None:
 
 def test_default_migrations_are_found_as_package_data() -> None:
     migrations = default_migrations()
-    assert [m.label for m in migrations] == ["0001_initial", "0002_usage_costs_cache"]
+    assert [m.label for m in migrations] == [
+        "0001_initial",
+        "0002_usage_costs_cache",
+        "0003_openai_anthropic",
+    ]
     assert "CREATE TABLE user_preferences" in migrations[0].sql
 
 

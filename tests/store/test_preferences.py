@@ -33,7 +33,8 @@ WIDEN_PROVIDERS = Migration(
         created_at TEXT DEFAULT (datetime('now')),
         updated_at TEXT DEFAULT (datetime('now')),
         FOREIGN KEY (default_persona_id) REFERENCES system_prompts(id) ON DELETE SET NULL,
-        CHECK(default_llm_provider IN ('ollama', 'gemini', 'groq', 'openai'))
+        CHECK(default_llm_provider IN ('ollama', 'gemini', 'groq', 'openai', 'anthropic', 'mistral')
+              OR default_llm_provider GLOB 'openai:[a-z0-9]*')
     );
     INSERT INTO user_preferences_new (id, default_voice_id, default_persona_id, default_llm_provider,
                                       quick_production_enabled, created_at, updated_at)
@@ -70,7 +71,7 @@ def test_seed_row_and_defaults(store: Store, raw: sqlite3.Connection) -> None:
 
 
 def test_valid_providers_constant_matches_the_check(store: Store, raw: sqlite3.Connection) -> None:
-    assert check_names(raw) == VALID_PROVIDERS == ("ollama", "gemini", "groq")
+    assert check_names(raw) == VALID_PROVIDERS == ("ollama", "gemini", "groq", "openai", "anthropic")
     for name in VALID_PROVIDERS:
         raw.execute("UPDATE user_preferences SET default_llm_provider = ?", (name,))
         assert store.get_default_provider() == name
@@ -78,14 +79,20 @@ def test_valid_providers_constant_matches_the_check(store: Store, raw: sqlite3.C
 
 def test_check_rejects_unknown_provider_at_the_sql_level(store: Store, raw: sqlite3.Connection) -> None:
     with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
-        raw.execute("UPDATE user_preferences SET default_llm_provider = 'openai' WHERE id = 'default'")
+        raw.execute("UPDATE user_preferences SET default_llm_provider = 'mistral' WHERE id = 'default'")
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+        raw.execute("UPDATE user_preferences SET default_llm_provider = 'openai:' WHERE id = 'default'")
+    raw.execute("UPDATE user_preferences SET default_llm_provider = 'openai:lm-studio' WHERE id = 'default'")
 
 
 def test_api_rejects_unknown_provider_before_the_check(store: Store) -> None:
     store.set_default_provider("groq")
     with pytest.raises(InvalidPreferenceError) as caught:
-        store.set_default_provider("openai")
-    assert str(caught.value) == "Unknown provider 'openai'. Choose one of: ollama, gemini, groq."
+        store.set_default_provider("mistral")
+    assert str(caught.value) == (
+        "Unknown provider 'mistral'. Choose one of: ollama, gemini, groq, openai, anthropic, "
+        "or openai:<name> for a named instance."
+    )
     assert isinstance(caught.value, StoreError) and isinstance(caught.value, ValueError)
     assert store.get_default_provider() == "groq"
 
@@ -162,8 +169,8 @@ def test_get_and_set_preference_route_to_the_typed_calls(store: Store) -> None:
 
 
 def test_set_preference_validates(store: Store) -> None:
-    with pytest.raises(InvalidPreferenceError, match="Unknown provider 'openai'"):
-        store.set_preference("default_llm_provider", "openai")
+    with pytest.raises(InvalidPreferenceError, match="Unknown provider 'mistral'"):
+        store.set_preference("default_llm_provider", "mistral")
     with pytest.raises(InvalidPreferenceError, match="Unknown provider 'None'"):
         store.set_preference("default_llm_provider", None)
     with pytest.raises(InvalidPreferenceError, match="Unknown persona 'nobody'"):
@@ -191,13 +198,13 @@ def test_a_later_migration_can_widen_the_provider_check(db_path: Path) -> None:
     with Store.open(db_path, migrations=[*default_migrations(), WIDEN_PROVIDERS]) as store:
         with store._db.locked() as conn:
             assert conn.execute("SELECT * FROM user_preferences").fetchall() == before  # data kept
-            assert check_names(conn) == ("ollama", "gemini", "groq", "openai")
+            assert check_names(conn) == (*VALID_PROVIDERS, "mistral")
             assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
             versions = [row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
             assert versions == [*SHIPPED, WIDEN_PROVIDERS.version]
-            conn.execute("UPDATE user_preferences SET default_llm_provider = 'openai'")  # now accepted
+            conn.execute("UPDATE user_preferences SET default_llm_provider = 'mistral'")  # now accepted
             with pytest.raises(sqlite3.IntegrityError):
-                conn.execute("UPDATE user_preferences SET default_llm_provider = 'mistral'")
+                conn.execute("UPDATE user_preferences SET default_llm_provider = 'cohere'")
             # The rebuilt table's foreign key still works.
             conn.execute("DELETE FROM system_prompts WHERE id = 'calm-documentary-narrator'")
             assert conn.execute("SELECT default_persona_id FROM user_preferences").fetchone() == (None,)
@@ -205,4 +212,46 @@ def test_a_later_migration_can_widen_the_provider_check(db_path: Path) -> None:
         # value it doesn't know as the default rather than breaking).
         assert store.get_default_provider() == "ollama"
         with pytest.raises(InvalidPreferenceError):
-            store.set_default_provider("openai")
+            store.set_default_provider("mistral")
+
+
+def test_0003_widens_the_check_keeping_every_earlier_row(db_path: Path) -> None:
+    """A database written by 0001 and 0002 (scripts, ledger, preferences, settings) survives 0003 intact."""
+    from app.store.records import RequestRecord
+
+    earlier = [m for m in default_migrations() if m.version < 3]
+    with Store.open(db_path, migrations=earlier) as store:
+        store.set_default_provider("gemini")
+        store.set_default_persona_id("energetic-youtuber")
+        script_id = store.create_script("Tides", store.default_persona(), "gemini", "gemini-2.5-flash", 300)
+        store.record_request(
+            RequestRecord(
+                provider="gemini",
+                model="gemini-2.5-flash",
+                started_at=1_700_000_000.0,
+                outcome="ok",
+                script_id=script_id,
+            )
+        )
+        store.set_setting("groq.model", "llama-3.1-8b-instant")
+        with store._db.locked() as conn:
+            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            before = {t: conn.execute(f"SELECT * FROM {t}").fetchall() for t in tables}
+            with pytest.raises(sqlite3.IntegrityError):
+                conn.execute("UPDATE user_preferences SET default_llm_provider = 'anthropic'")
+
+    with Store.open(db_path) as store:
+        with store._db.locked() as conn:
+            versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
+            assert versions == [1, 2, 3]
+            for table, rows in before.items():
+                if table != "schema_migrations":
+                    assert conn.execute(f"SELECT * FROM {table}").fetchall() == rows, table
+            assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert store.get_saved_provider() == "gemini"
+        assert store.get_default_persona_id() == "energetic-youtuber"
+        for name in ("anthropic", "openai", "openai:lm-studio"):
+            store.set_default_provider(name)
+            assert store.get_saved_provider() == name
+        with pytest.raises(InvalidPreferenceError):
+            store.set_default_provider("openai:Not A Slug")

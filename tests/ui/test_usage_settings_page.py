@@ -100,7 +100,11 @@ def test_edits_are_saved_and_applied(qtbot: QtBot, setup: Any) -> None:
 
 @pytest.mark.parametrize(
     ("column", "text", "problem"),
-    [(2, "cheap", "is not a number"), (3, "", "Give both prices"), (0, "no-such-provider", "is not a provider")],
+    [
+        (2, "cheap", "is not a number"),
+        (3, "", "Give both prices"),
+        (0, "no-such-provider", "is not a provider"),
+    ],
 )
 def test_an_invalid_price_blocks_saving(
     qtbot: QtBot, setup: Any, column: int, text: str, problem: str

@@ -15,7 +15,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from app.core.config import ProviderSettings, is_placeholder_key
 from app.core.errors import ErrorCode, LLMProviderError
@@ -31,6 +31,9 @@ from app.core.types import (
     StreamProgress,
     TokenUsage,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +66,7 @@ class ProviderChunk:
 class LLMProvider(ABC):
     """One provider behind the common interface. Subclasses implement the `_`-prefixed hooks only."""
 
-    name: ClassVar[str]
+    name: str  # the adapter's provider; an adapter serving named instances sets it from its settings
 
     def __init__(self, settings: ProviderSettings, *, clock: Clock | None = None) -> None:
         self.settings = settings
@@ -338,6 +341,54 @@ class LLMProvider(ABC):
 
 
 # --- helpers the adapters share -----------------------------------------------------------------------------
+
+# For adapters written over plain httpx (no SDK): a failure status, an error frame in a stream, and SSE.
+
+
+class HTTPStatusFailure(Exception):
+    """A non-2xx answer: its status, parsed JSON body (or text) and headers, for `_map_error`."""
+
+    def __init__(self, status: int, body: object, headers: Mapping[str, str]) -> None:
+        super().__init__(f"HTTP {status}: {str(body)[:300]}")
+        self.status = status
+        self.body = body
+        self.headers = headers
+
+
+class StreamErrorFrame(Exception):
+    """An error frame inside a 200 stream."""
+
+    def __init__(self, body: object) -> None:
+        super().__init__(f"error frame: {str(body)[:300]}")
+        self.body = body
+
+
+async def read_failure(response: httpx.Response) -> HTTPStatusFailure:
+    """The failure a non-2xx response describes (the body is read; JSON when it parses)."""
+    raw = await response.aread()
+    text = raw[:64_000].decode("utf-8", errors="replace")
+    try:
+        body: object = json.loads(text)
+    except ValueError:
+        body = text
+    return HTTPStatusFailure(response.status_code, body, response.headers)
+
+
+async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str | None, str]]:
+    """(event name, data) for each server-sent event; comments and keep-alives skipped."""
+    event: str | None = None
+    data: list[str] = []
+    async for line in response.aiter_lines():
+        if not line:
+            if data:
+                yield event, "\n".join(data)
+            event, data = None, []
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+    if data:
+        yield event, "\n".join(data)
 
 
 def transport_failure(exc: BaseException) -> str | None:

@@ -13,7 +13,7 @@ import logging
 import math
 import re
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -134,11 +134,14 @@ def _lower_headers(headers: object) -> dict[str, str]:
     return result
 
 
+_REQUEST_IDS = ("x-request-id", "request-id")
+
+
 def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """The headers worth keeping with a snapshot: rate limits, retry-after and the request id, never auth."""
     kept: dict[str, str] = {}
     for name, value in _lower_headers(headers).items():
-        if name.startswith(("x-ratelimit-", "retry-after")) or name == "x-request-id":
+        if name.startswith(("x-ratelimit-", "anthropic-ratelimit-", "retry-after")) or name in _REQUEST_IDS:
             kept[name] = value[:200]
         if len(kept) >= 32:
             break
@@ -202,44 +205,131 @@ _GROQ_HEADER_WINDOWS = (("requests", Window.REQUESTS_PER_DAY), ("tokens", Window
 
 def parse_groq_headers(model: str, headers: Mapping[str, str], now: float) -> RateLimitSnapshot | None:
     """The limits Groq's `x-ratelimit-*` (and `retry-after`) headers report; None when they report nothing."""
+    return parse_x_ratelimit_headers("groq", model, headers, now, _GROQ_HEADER_WINDOWS)
+
+
+# OpenAI (and the OpenAI-compatible servers that copy it): both count per minute.
+_OPENAI_HEADER_WINDOWS = (("requests", Window.REQUESTS_PER_MINUTE), ("tokens", Window.TOKENS_PER_MINUTE))
+
+
+def parse_openai_headers(
+    provider: str, model: str, headers: Mapping[str, str], now: float
+) -> RateLimitSnapshot | None:
+    """OpenAI's `x-ratelimit-*` headers (per minute; resets as durations such as `6m0s`, `20ms`)."""
+    return parse_x_ratelimit_headers(provider, model, headers, now, _OPENAI_HEADER_WINDOWS)
+
+
+def parse_x_ratelimit_headers(
+    provider: str,
+    model: str,
+    headers: Mapping[str, str],
+    now: float,
+    windows_by_suffix: tuple[tuple[str, Window], ...],
+) -> RateLimitSnapshot | None:
+    """`x-ratelimit-{limit,remaining,reset}-<suffix>` headers (resets as Go durations) and `retry-after`."""
     try:
         lowered = _lower_headers(headers)
         windows: list[WindowLimit] = []
-        for suffix, window in _GROQ_HEADER_WINDOWS:
-            limit = _parse_count(lowered.get(f"x-ratelimit-limit-{suffix}"), f"x-ratelimit-limit-{suffix}")
-            remaining = _parse_count(
-                lowered.get(f"x-ratelimit-remaining-{suffix}"), f"x-ratelimit-remaining-{suffix}"
-            )
+        for suffix, window in windows_by_suffix:
             raw_reset = lowered.get(f"x-ratelimit-reset-{suffix}")
             reset = parse_go_duration(raw_reset, source=f"x-ratelimit-reset-{suffix}") if raw_reset else None
-            if limit is not None and remaining is not None and remaining > limit:
-                _warn_once(f"x-ratelimit-remaining-{suffix}", "more remaining than the limit", remaining)
-                remaining = None
-            if limit is None and remaining is None and reset is None:
-                continue
-            windows.append(
-                WindowLimit(
-                    window=window,
-                    limit=limit,
-                    remaining=remaining,
-                    reset_at=now + reset if reset is not None else None,
-                    source=LimitSource.PROVIDER,
-                    observed_at=now,
-                )
-            )
-        retry_after = parse_retry_after(lowered, now)
-        if not windows and retry_after is None:
-            return None
-        return RateLimitSnapshot(
-            provider="groq",
-            model=str(model),
-            windows=tuple(windows),
-            retry_after=retry_after,
-            observed_at=now,
-            raw_headers=kept_headers(lowered),
-        )
+            limit_window = _window_limit(lowered, "x-ratelimit-{}-" + suffix, window, now, reset)
+            if limit_window is not None:
+                windows.append(limit_window)
+        return _snapshot(provider, model, lowered, windows, now)
     except Exception:
-        _warn_once("groq headers", "unreadable", headers)
+        _warn_once(f"{provider} headers", "unreadable", headers)
+        return None
+
+
+def _window_limit(
+    lowered: Mapping[str, str], pattern: str, window: Window, now: float, reset: float | None
+) -> WindowLimit | None:
+    """One window from `pattern.format("limit")` and `pattern.format("remaining")`, reset in seconds."""
+    limit_name, remaining_name = pattern.format("limit"), pattern.format("remaining")
+    limit = _parse_count(lowered.get(limit_name), limit_name)
+    remaining = _parse_count(lowered.get(remaining_name), remaining_name)
+    if limit is not None and remaining is not None and remaining > limit:
+        _warn_once(remaining_name, "more remaining than the limit", remaining)
+        remaining = None
+    if limit is None and remaining is None and reset is None:
+        return None
+    return WindowLimit(
+        window=window,
+        limit=limit,
+        remaining=remaining,
+        reset_at=now + reset if reset is not None else None,
+        source=LimitSource.PROVIDER,
+        observed_at=now,
+    )
+
+
+def _snapshot(
+    provider: str, model: str, lowered: dict[str, str], windows: list[WindowLimit], now: float
+) -> RateLimitSnapshot | None:
+    retry_after = parse_retry_after(lowered, now)
+    if not windows and retry_after is None:
+        return None
+    return RateLimitSnapshot(
+        provider=provider,
+        model=str(model),
+        windows=tuple(windows),
+        retry_after=retry_after,
+        observed_at=now,
+        raw_headers=kept_headers(lowered),
+    )
+
+
+# --- Anthropic headers -----------------------------------------------------------------------------------
+
+# Anthropic's limits are per minute. `tokens` is the most restrictive token limit in force; older
+# responses (and some tiers) give only `input-tokens` / `output-tokens`, so those stand in for it.
+_ANTHROPIC_TOKEN_FAMILIES = ("tokens", "input-tokens", "output-tokens")
+
+
+def parse_rfc3339(text: object, now: float, *, source: str) -> float | None:
+    """Seconds from `now` until an RFC 3339 time (`2026-03-08T19:00:12Z`); None for garbage."""
+    if not isinstance(text, str) or not text.strip() or len(text) > _MAX_VALUE_CHARS:
+        if text is not None:
+            _warn_once(source, "not an RFC 3339 time", text)
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        _warn_once(source, "not an RFC 3339 time", text)
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    seconds = when.timestamp() - now
+    if not math.isfinite(seconds) or seconds > MAX_WAIT_S:
+        _warn_once(source, "time out of range", text)
+        return None
+    return max(0.0, seconds)
+
+
+def parse_anthropic_headers(
+    provider: str, model: str, headers: Mapping[str, str], now: float
+) -> RateLimitSnapshot | None:
+    """`anthropic-ratelimit-{requests,tokens,...}-{limit,remaining,reset}` (RFC 3339) and `retry-after`."""
+    try:
+        lowered = _lower_headers(headers)
+        windows: list[WindowLimit] = []
+        families = [("requests", Window.REQUESTS_PER_MINUTE)]
+        token_family = next(
+            (f for f in _ANTHROPIC_TOKEN_FAMILIES if f"anthropic-ratelimit-{f}-limit" in lowered), None
+        )
+        if token_family is not None:
+            families.append((token_family, Window.TOKENS_PER_MINUTE))
+        for family, window in families:
+            name = f"anthropic-ratelimit-{family}-reset"
+            raw_reset = lowered.get(name)
+            reset = parse_rfc3339(raw_reset, now, source=name) if raw_reset else None
+            limit_window = _window_limit(lowered, "anthropic-ratelimit-" + family + "-{}", window, now, reset)
+            if limit_window is not None:
+                windows.append(limit_window)
+        return _snapshot(provider, model, lowered, windows, now)
+    except Exception:
+        _warn_once("anthropic headers", "unreadable", headers)
         return None
 
 
@@ -447,3 +537,46 @@ def _gemini_violation(violation: Mapping[str, Any]) -> tuple[Window | None, int 
     dimensions = violation.get("quotaDimensions")
     model = dimensions.get("model") if isinstance(dimensions, Mapping) else None
     return window, limit, model if isinstance(model, str) and len(model) <= 200 else None
+
+
+_ANTHROPIC_LIMIT = re.compile(
+    r"(?i)\bof\s+(?P<limit>[0-9][0-9,]{0,16})\s+(?:input\s+|output\s+)?(?P<unit>requests|tokens)\s+per\s+"
+    r"(?P<period>minute|day)\b"
+)
+
+
+def parse_anthropic_error(
+    body: object, headers: Mapping[str, str] | None, now: float
+) -> QuotaViolation | None:
+    """What an Anthropic 429 says: the window and limit from its message, the wait from `retry-after`.
+
+    Without a readable message, the window is the one the headers show exhausted.
+    """
+    try:
+        _, message = _error_object(body)
+        window: Window | None = None
+        limit: int | None = None
+        if message:
+            match = _ANTHROPIC_LIMIT.search(message)
+            if match:
+                window = _PHRASE_WINDOWS[(match["unit"].lower(), match["period"].lower())]
+                limit = _parse_count(match["limit"].replace(",", ""), "anthropic error limit")
+        lowered = _lower_headers(headers)
+        if window is None:
+            families = (("requests", Window.REQUESTS_PER_MINUTE), ("tokens", Window.TOKENS_PER_MINUTE))
+            for family, family_window in families:
+                remaining = lowered.get(f"anthropic-ratelimit-{family}-remaining")
+                if remaining is not None and remaining.strip() == "0":
+                    window = family_window
+                    name = f"anthropic-ratelimit-{family}-limit"
+                    limit = _parse_count(lowered.get(name), name)
+                    break
+        retry_after = parse_retry_after(lowered, now) if headers is not None else None
+        if window is None and retry_after is None and limit is None:
+            return None
+        return QuotaViolation(
+            window=window, limit=limit, retry_after=retry_after, message=message[:500] if message else None
+        )
+    except Exception:
+        _warn_once("anthropic error body", "unreadable", body)
+        return None

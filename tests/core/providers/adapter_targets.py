@@ -14,7 +14,12 @@ from tests.emulator import Emulator, RecordedRequest
 
 # Recognisable fake keys, the only keys the emulator accepts in this suite: they must never appear in an
 # error's text, detail or repr, nor in any log line. Deliberately not shaped like any real provider's key.
-FAKE_KEYS = {"groq": "sw-fake-groq-key-not-for-logs-7731", "gemini": "sw-fake-gemini-key-not-for-logs-7731"}
+FAKE_KEYS = {
+    "groq": "sw-fake-groq-key-not-for-logs-7731",
+    "gemini": "sw-fake-gemini-key-not-for-logs-7731",
+    "openai": "sw-fake-openai-key-not-for-logs-7731",
+    "anthropic": "sw-fake-anthropic-key-not-for-logs-7731",
+}
 WRONG_KEY = "sw-wrong-key-not-for-logs-4410"
 
 
@@ -24,6 +29,16 @@ class Target:
     generation_paths: tuple[str, ...]  # fragments of the generation requests' paths (plain, streamed)
     needs_key: bool
     supports: frozenset[str]  # which emulator faults / behaviours this provider has
+    base_path: str = ""  # where the emulator serves this wire format, appended to its URL
+    bad_key_status: int = 401
+    statuses: tuple[tuple[str, int], ...] = ()  # a fault's status where it differs from the usual one
+
+    def status_for(self, fault: str, usual: int) -> int:
+        return dict(self.statuses).get(fault, usual)
+
+    @property
+    def label(self) -> str:
+        return catalogue_entry(self.name).label
 
     @property
     def model(self) -> str:
@@ -40,10 +55,8 @@ class Target:
 
     def arm(self, emu: Emulator) -> None:
         """Make the emulator accept this suite's fake key."""
-        if self.name == "groq":
-            emu.groq_key = FAKE_KEYS["groq"]
-        elif self.name == "gemini":
-            emu.gemini_key = FAKE_KEYS["gemini"]
+        if self.name in FAKE_KEYS:
+            setattr(emu, f"{self.name}_key", FAKE_KEYS[self.name])
 
     def settings(self, emu: Emulator, **overrides: Any) -> ProviderSettings:
         values: dict[str, Any] = {
@@ -51,7 +64,7 @@ class Target:
             "model": self.model,
             "api_key": self.key,
             "key_source": self.key_env,
-            "base_url": emu.url,
+            "base_url": emu.url + self.base_path,
             "timeout_s": 10.0,
             "connect_timeout_s": 2.0,
         }
@@ -79,11 +92,27 @@ TARGETS = (
         (":generateContent", ":streamGenerateContent"),
         needs_key=True,
         supports=COMMON | {"bad_key", "daily_quota", "limit_zero", "blocked_prompt"},
+        bad_key_status=400,  # Gemini: 400 INVALID_ARGUMENT
     ),
     Target(
         "groq",
         ("/chat/completions",),
         needs_key=True,
         supports=COMMON | {"bad_key", "daily_quota", "too_large", "flex"},
+    ),
+    Target(
+        "openai",
+        ("/chat/completions",),
+        needs_key=True,
+        supports=COMMON | {"bad_key", "insufficient_quota", "context_length"},
+        base_path="/openai-compat/v1",
+    ),
+    Target(
+        "anthropic",
+        ("/v1/messages",),
+        needs_key=True,
+        supports=COMMON | {"bad_key"},
+        base_path="/anthropic",
+        statuses=(("overloaded", 529),),  # Anthropic's overloaded_error
     ),
 )

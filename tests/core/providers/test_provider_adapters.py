@@ -94,6 +94,16 @@ async def test_request_carries_options(target: Target, provider: LLMProvider, em
         assert body["model"] == target.model
         assert body["messages"][0] == {"role": "system", "content": SYSTEM}
         assert (body["temperature"], body["max_completion_tokens"]) == (0.3, 64)
+    elif target.name == "openai":  # a server other than api.openai.com: the widely known `max_tokens`
+        assert body["model"] == target.model and "stream" not in body
+        assert body["messages"][0] == {"role": "system", "content": SYSTEM}
+        assert (body["temperature"], body["max_tokens"]) == (0.3, 64)
+    elif target.name == "anthropic":
+        assert body["model"] == target.model and body["system"] == SYSTEM
+        assert body["messages"] == [{"role": "user", "content": MESSAGES[0].content}]
+        assert (body["temperature"], body["max_tokens"]) == (0.3, 64)
+        headers = target.generation_requests(emulator)[-1].headers
+        assert headers["anthropic-version"] == "2023-06-01" and "authorization" not in headers
     elif target.name == "gemini":
         assert body["systemInstruction"]["parts"][0]["text"] == SYSTEM
         assert body["contents"][0]["role"] == "user"
@@ -112,9 +122,9 @@ async def test_stream_request_asks_for_usage(
 ) -> None:
     await call(provider, True)
     body = target.sent_body(emulator)
-    if target.name == "groq":
+    if target.name in ("groq", "openai"):
         assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
-    elif target.name == "ollama":
+    elif target.name in ("ollama", "anthropic"):
         assert body["stream"] is True
     else:
         assert emulator.requests_for("gemini", "streamGenerateContent")[-1].query.get("alt") == "sse"
@@ -148,6 +158,9 @@ async def test_headers_and_snapshot(
     target: Target, provider: LLMProvider, emulator: Emulator, streamed: bool
 ) -> None:
     result = await call(provider, streamed)
+    if target.name in ("openai", "anthropic"):  # per-minute windows, in two header dialects
+        check_per_minute_headers(target, result)
+        return
     if target.name != "groq":  # Gemini and Ollama send no rate-limit headers
         assert result.rate_limits is None
         return
@@ -163,6 +176,20 @@ async def test_headers_and_snapshot(
     assert rpd.reset_at is not None and rpd.reset_at > time.time()
 
 
+def check_per_minute_headers(target: Target, result: GenerateResult) -> None:
+    prefix = "x-ratelimit-" if target.name == "openai" else "anthropic-ratelimit-"
+    assert any(name.startswith(prefix) for name in result.raw_headers)
+    assert ("x-request-id" if target.name == "openai" else "request-id") in result.raw_headers
+    assert not any(name.lower() in ("authorization", "x-api-key") for name in result.raw_headers)
+    snapshot = result.rate_limits
+    assert snapshot is not None and snapshot.provider == target.name and snapshot.model == target.model
+    rpm, tpm = snapshot.get(Window.REQUESTS_PER_MINUTE), snapshot.get(Window.TOKENS_PER_MINUTE)
+    assert rpm is not None and tpm is not None
+    assert rpm.limit is not None and rpm.remaining == rpm.limit - 1
+    assert tpm.limit is not None and tpm.remaining is not None and tpm.remaining < tpm.limit
+    assert rpm.reset_at is not None and time.time() - 1 < rpm.reset_at <= time.time() + 61
+
+
 # --- structured output -----------------------------------------------------------------------------------
 
 
@@ -173,7 +200,9 @@ async def test_structured_output(
     result = await call(provider, streamed, options=GenerateOptions(json_schema=SCHEMA))
     assert result.parsed == emulator.json_reply
     body = target.sent_body(emulator)
-    if target.name == "groq":
+    if target.name == "anthropic":
+        assert body["output_format"] == {"type": "json_schema", "schema": SCHEMA}
+    elif target.name in ("groq", "openai"):
         assert body["response_format"] == {
             "type": "json_schema",
             "json_schema": {"name": "script", "schema": SCHEMA},
@@ -211,14 +240,12 @@ async def test_structured_output_wrong_shape(
 
 async def test_list_models(target: Target, provider: LLMProvider, emulator: Emulator) -> None:
     models = await provider.list_models()
-    expected = {
-        "groq": emulator.groq_models,
-        "gemini": emulator.gemini_models,
-        "ollama": emulator.ollama_models,
-    }
-    assert [m.id for m in models] == list(expected[target.name])
+    expected = getattr(emulator, f"{target.name}_models")
+    assert [m.id for m in models] == list(expected)
     if target.name == "gemini":
         assert all(m.label and m.context_window for m in models)
+    if target.name == "anthropic":
+        assert [m.label for m in models] == ["Claude Sonnet 4.5", "Claude Haiku 4.5"]
 
 
 async def test_health_ok(target: Target, provider: LLMProvider, emulator: Emulator) -> None:
@@ -269,7 +296,7 @@ async def test_placeholder_key_refused_before_any_request(
 async def test_bad_key(target: Target, make_provider: MakeProvider, streamed: bool) -> None:
     error = await fails(make_provider(api_key=WRONG_KEY), streamed)
     assert error.code is ErrorCode.AUTHENTICATION_FAILED
-    assert error.status_code == (401 if target.name == "groq" else 400)  # Gemini: 400 INVALID_ARGUMENT
+    assert error.status_code == target.bad_key_status
     assert target.key_env and target.key_env in error.message
 
 
@@ -302,6 +329,8 @@ PER_MINUTE = {
     "groq": Fault.rate_limit(window="rpm", limit=30, retry_after=7),
     "gemini": Fault.rate_limit(window="rpm", limit=10, retry_delay="7s"),
     "ollama": Fault.rate_limit(),
+    "openai": Fault.rate_limit(window="rpm", limit=10, retry_after=7),
+    "anthropic": Fault.rate_limit(window="rpm", limit=10, retry_after=7),
 }
 
 
@@ -329,6 +358,8 @@ async def test_rate_limited_per_minute(
     if target.name == "groq":  # the 429's headers are in the snapshot too
         assert error.snapshot.get(Window.REQUESTS_PER_DAY) is not None
         assert "x-ratelimit-limit-requests" in error.snapshot.raw_headers
+    if target.name in ("openai", "anthropic"):
+        assert error.snapshot.get(Window.TOKENS_PER_MINUTE) is not None  # from the 429's headers
 
 
 @STREAMED
@@ -439,7 +470,7 @@ async def test_server_side_failures(
     emulator.queue(target.name, Fault(fault))
     error = await fails(provider, streamed)
     assert error.code is ErrorCode.PROVIDER_UNAVAILABLE and error.is_transient
-    assert error.status_code == status
+    assert error.status_code == target.status_for(fault, status)
     if fault == "overloaded" and target.name != "ollama":
         assert "overloaded" in error.message or "over capacity" in error.message
 
@@ -497,7 +528,7 @@ async def test_read_timeout(
     error = await fails(make_provider(timeout_s=0.5), streamed)
     assert time.monotonic() - started < 2.5
     assert error.code is ErrorCode.NETWORK_ERROR
-    assert f"{target.name.capitalize()} did not answer within 0.5 s" in error.message
+    assert f"{target.label} did not answer within 0.5 s" in error.message
 
 
 @STREAMED
@@ -515,6 +546,8 @@ SCRAMBLED = {
     "groq": ScriptedResponse(200, {"Content-Type": "application/json"}, {"id": "x", "choices": []}),
     "gemini": ScriptedResponse(200, {}, "this is not json"),
     "ollama": ScriptedResponse(200, {}, "this is not json"),
+    "openai": ScriptedResponse(200, {"Content-Type": "application/json"}, {"id": "x", "choices": []}),
+    "anthropic": ScriptedResponse(200, {"Content-Type": "application/json"}, {"id": "x", "type": "other"}),
 }
 
 
@@ -533,11 +566,15 @@ async def test_stream_that_cannot_be_understood(
         "groq": b"data: {not json}\n\n",
         "gemini": b"data: {not json}\r\n\r\n",
         "ollama": b"{not json}\n",
+        "openai": b"data: {not json}\n\n",
+        "anthropic": b"event: message_start\ndata: {not json}\n\n",
     }[target.name]
     content_type = {
         "groq": "text/event-stream",
         "gemini": "text/event-stream",
         "ollama": "application/x-ndjson",
+        "openai": "text/event-stream",
+        "anthropic": "text/event-stream",
     }
     emulator.queue(target.name, ScriptedResponse(200, {"Content-Type": content_type[target.name]}, garbage))
     error = await fails(provider, True)
@@ -653,3 +690,52 @@ async def test_client_is_created_lazily_and_closed(
     await provider.aclose()  # twice is fine
     assert vars(provider)["_client"] is None
     assert (await call(provider, False)).text  # and it reopens on demand
+
+
+# --- the two providers over plain httpx ------------------------------------------------------------------
+
+
+@STREAMED
+@pytest.mark.feature("insufficient_quota")
+async def test_openai_insufficient_quota(
+    target: Target, provider: LLMProvider, emulator: Emulator, streamed: bool
+) -> None:
+    emulator.queue(target.name, Fault.rate_limit(insufficient_quota=True))
+    error = await fails(provider, streamed)
+    assert error.code is ErrorCode.QUOTA_EXHAUSTED and not error.is_transient and error.status_code == 429
+    assert "quota or credit is used up" in error.message
+
+
+@STREAMED
+@pytest.mark.feature("context_length")
+async def test_openai_context_length_exceeded(
+    target: Target, provider: LLMProvider, emulator: Emulator, streamed: bool
+) -> None:
+    emulator.queue(target.name, Fault.too_large())
+    error = await fails(provider, streamed)
+    assert error.code is ErrorCode.INVALID_REQUEST and error.status_code == 400
+    assert "shorter script" in error.message
+
+
+@pytest.mark.only("openai")
+async def test_openai_official_host_gets_max_completion_tokens(target: Target, emulator: Emulator) -> None:
+    from app.core.providers.openai_compat import OpenAICompatibleProvider
+
+    provider = OpenAICompatibleProvider(target.settings(emulator, base_url="https://api.openai.com/v1/"))
+    arguments = provider._arguments(provider._request(MESSAGES, None, OPTIONS))
+    assert arguments["max_completion_tokens"] == 64 and "max_tokens" not in arguments
+
+
+@pytest.mark.only("anthropic")
+async def test_anthropic_default_max_tokens_and_rate_limit_from_headers(
+    target: Target, provider: LLMProvider, emulator: Emulator
+) -> None:
+    await call(provider, False, options=GenerateOptions())
+    assert target.sent_body(emulator)["max_tokens"] == 4096  # required by the API
+    emulator.set_anthropic_limits(target.model, rpm=1)
+    error = await fails(provider, True)  # the real bucket refuses: a 429 with retry-after and headers
+    assert error.code is ErrorCode.RATE_LIMIT_EXCEEDED and error.window is Window.REQUESTS_PER_MINUTE
+    assert error.retry_after is not None and 0 < error.retry_after <= 60
+    assert error.snapshot is not None
+    refused = error.snapshot.get(Window.REQUESTS_PER_MINUTE)
+    assert refused is not None and refused.limit == 1 and refused.remaining == 0

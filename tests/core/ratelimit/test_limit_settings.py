@@ -170,8 +170,8 @@ def test_invalid_values_are_reported_once_and_the_default_is_used(caplog: pytest
         ),
         (
             "SCRIPTWRIGHT_FALLBACK_CHAIN",
-            "groq,openai",
-            "SCRIPTWRIGHT_FALLBACK_CHAIN='groq,openai' names unknown providers (openai; choose from ollama, gemini, groq); using no fallback.",
+            "groq,mistral",
+            "SCRIPTWRIGHT_FALLBACK_CHAIN='groq,mistral' names unknown providers (mistral; choose from ollama, gemini, groq, openai, anthropic); using no fallback.",
         ),
     ],
 )

@@ -1,0 +1,324 @@
+"""OpenAI-compatible Chat Completions over plain httpx: one adapter for OpenAI, OpenRouter, LM Studio,
+llama.cpp's server, vLLM and any other server that copies the API. No SDK.
+
+Facts relied on (OpenAI's API reference): `POST {base}/chat/completions` and `GET {base}/models` with
+`Authorization: Bearer`; a streamed reply is SSE ending with `data: [DONE]`, and its usage comes only with
+`stream_options.include_usage`, in a last chunk whose `choices` is empty; an error after the stream began
+is a `data: {"error": {...}}` frame; `x-ratelimit-*` headers count requests and tokens per MINUTE, with
+resets as durations (`6m0s`, `20ms`); errors carry `error.code` / `error.type` (`invalid_api_key`,
+`model_not_found`, `rate_limit_exceeded`, `insufficient_quota`, `context_length_exceeded`). Servers that
+send no limit headers simply report none. The provider's name is its settings' name, so named instances
+(`openai:<slug>`) report as themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from app.core.config import ProviderSettings
+from app.core.errors import ErrorCode, LLMProviderError
+from app.core.providers.base import (
+    HTTPStatusFailure,
+    LLMProvider,
+    ProviderChunk,
+    ProviderRequest,
+    StreamErrorFrame,
+    describe_wait,
+    read_failure,
+    shared_tls_context,
+    sse_events,
+)
+from app.core.ratelimit.clock import Clock
+from app.core.ratelimit.snapshot import QuotaViolation, RateLimitSnapshot
+from app.core.ratelimit.wire import kept_headers, parse_groq_error, parse_openai_headers
+from app.core.types import ModelInfo, TokenUsage
+
+
+class OpenAICompatibleProvider(LLMProvider):
+    name = "openai"
+
+    def __init__(self, settings: ProviderSettings, *, clock: Clock | None = None) -> None:
+        super().__init__(settings, clock=clock)
+        self.name = settings.name  # "openai" or a named instance such as "openai:lm-studio"
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def _base(self) -> str:
+        return (self.settings.base_url or self.settings.entry.default_base_url or "").rstrip("/")
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            headers = {"Accept": "application/json"}
+            if self.settings.api_key:
+                headers["Authorization"] = f"Bearer {self.settings.api_key}"
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.settings.timeout_s, connect=self.settings.connect_timeout_s),
+                headers=headers,
+                verify=shared_tls_context(),
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    def rate_limit_snapshot(self, headers: Mapping[str, str]) -> RateLimitSnapshot | None:
+        return parse_openai_headers(self.name, self.model, headers, self.clock.now())
+
+    # --- requests --------------------------------------------------------------------------------------
+
+    def _arguments(self, request: ProviderRequest) -> dict[str, Any]:
+        messages = [{"role": "system", "content": request.system_prompt}] if request.system_prompt else []
+        messages += [{"role": m.role, "content": m.content} for m in request.messages]
+        arguments: dict[str, Any] = {"model": request.model, "messages": messages}
+        options = request.options
+        if options.temperature is not None:
+            arguments["temperature"] = options.temperature
+        if options.max_output_tokens is not None:
+            # OpenAI itself wants the newer name (reasoning models refuse `max_tokens`); most compatible
+            # servers know only the older one.
+            official = urlsplit(self._base).hostname == "api.openai.com"
+            arguments["max_completion_tokens" if official else "max_tokens"] = options.max_output_tokens
+        if options.json_schema is not None:
+            arguments["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "script", "schema": dict(options.json_schema)},
+            }
+        return arguments
+
+    async def _complete(self, request: ProviderRequest) -> ProviderChunk:
+        response = await self._http().post(f"{self._base}/chat/completions", json=self._arguments(request))
+        if response.status_code >= 400:
+            raise await read_failure(response)
+        completion = response.json()
+        choices = completion.get("choices") if isinstance(completion, dict) else None
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise self._unreadable_error(f"a completion without choices: {str(completion)[:300]}")
+        message = choices[0].get("message") or {}
+        return ProviderChunk(
+            text=str(message.get("content") or ""),
+            usage=_usage(completion.get("usage")),
+            finish_reason=choices[0].get("finish_reason") or None,
+            headers=kept_headers(response.headers),
+            model=completion.get("model") if isinstance(completion.get("model"), str) else None,
+        )
+
+    async def _stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]:
+        body = {**self._arguments(request), "stream": True, "stream_options": {"include_usage": True}}
+        client = self._http()
+        response = await client.send(
+            client.build_request("POST", f"{self._base}/chat/completions", json=body), stream=True
+        )
+        finished = False
+        try:
+            if response.status_code >= 400:
+                raise await read_failure(response)
+            yield ProviderChunk(headers=kept_headers(response.headers))
+            async for _event, data in sse_events(response):
+                if data.strip() == "[DONE]":
+                    break
+                chunk = json.loads(data)
+                if not isinstance(chunk, dict):
+                    raise self._unreadable_error(f"a stream frame that is not an object: {data[:300]}")
+                if "error" in chunk:
+                    raise StreamErrorFrame(chunk)
+                provider_chunk = self._chunk(chunk)
+                finished = finished or provider_chunk.finish_reason is not None
+                yield provider_chunk
+        finally:
+            await response.aclose()  # an unread body closes the connection: the server stops generating
+        if not finished:
+            raise self._dropped_error("the stream ended without a finish_reason")
+
+    def _chunk(self, chunk: dict[str, Any]) -> ProviderChunk:
+        choices = chunk.get("choices")
+        choice = choices[0] if isinstance(choices, list) and choices else None
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        return ProviderChunk(
+            text=str((delta or {}).get("content") or ""),
+            usage=_usage(chunk.get("usage")),
+            finish_reason=(choice.get("finish_reason") or None) if isinstance(choice, dict) else None,
+        )
+
+    async def _list_models(self) -> list[ModelInfo]:
+        response = await self._http().get(f"{self._base}/models")
+        if response.status_code >= 400:
+            raise await read_failure(response)
+        data = response.json().get("data")
+        if not isinstance(data, list):
+            raise self._unreadable_error(f"a model list without data: {response.text[:300]}")
+        return [
+            ModelInfo(id=m["id"], context_window=_int(m.get("context_length") or m.get("context_window")))
+            for m in data
+            if isinstance(m, dict) and isinstance(m.get("id"), str)
+        ]
+
+    async def _probe(self) -> RateLimitSnapshot | None:
+        """List the models (no quota spent) and read whatever limits the headers report."""
+        self._check_key()
+        response = await self._http().get(f"{self._base}/models")
+        if response.status_code >= 400:
+            raise await read_failure(response)
+        response.json()
+        return self.rate_limit_snapshot(response.headers)
+
+    # --- errors ----------------------------------------------------------------------------------------
+
+    def _map_error(self, exc: BaseException) -> LLMProviderError:
+        if isinstance(exc, LLMProviderError):
+            return exc
+        detail = self._detail(exc)
+        if isinstance(exc, HTTPStatusFailure):
+            return self._map_status(exc.status, exc.body, exc.headers, detail)
+        if isinstance(exc, StreamErrorFrame):
+            code, kind, said = _error_fields(exc.body)
+            if code == "rate_limit_exceeded" or kind == "rate_limit_exceeded":
+                return self._rate_limited(None, exc.body, None, detail)
+            return self.error(
+                ErrorCode.PROVIDER_UNAVAILABLE,
+                f"{self.label} failed in the middle of the reply ({(said or 'no reason given')[:200]}). "
+                "Try again.",
+                detail=detail,
+            )
+        return self._fallback_error(exc)
+
+    def _map_status(
+        self, status: int, body: object, headers: Mapping[str, str], detail: str
+    ) -> LLMProviderError:
+        code, kind, said = _error_fields(body)
+        label, entry = self.label, self.settings.entry
+        where = f" (or set {entry.key_envs[0]})" if entry.key_envs else ""
+        if status == 401 or code == "invalid_api_key":
+            return self.error(
+                ErrorCode.AUTHENTICATION_FAILED,
+                f"{label} rejected the API key — open Settings to fix it{where}.",
+                status_code=status,
+                detail=detail,
+            )
+        if status == 403:
+            return self.error(
+                ErrorCode.AUTHENTICATION_FAILED,
+                f"{label} refused this API key access ({said or 'permission denied'}). Check the key in "
+                "Settings.",
+                status_code=status,
+                detail=detail,
+            )
+        if code == "model_not_found" or (status == 404 and said and "model" in said.lower()):
+            return self.error(
+                ErrorCode.MODEL_NOT_FOUND,
+                f"{label} has no model '{self.model}' (or this key cannot use it). Pick another model in "
+                "Settings.",
+                status_code=status,
+                detail=detail,
+            )
+        if status == 404:
+            return self.error(
+                ErrorCode.INVALID_REQUEST,
+                f"{label} does not know the address Scriptwright called. Check the base URL in Settings "
+                "(it usually ends in /v1).",
+                status_code=status,
+                detail=detail,
+            )
+        if code == "insufficient_quota" or kind == "insufficient_quota":
+            return self.error(
+                ErrorCode.QUOTA_EXHAUSTED,
+                f"{label} says this account's quota or credit is used up. Check its plan and billing, or "
+                "pick another provider meanwhile.",
+                status_code=status,
+                detail=detail,
+            )
+        if status == 429:
+            return self._rate_limited(status, body, headers, detail)
+        if code == "context_length_exceeded":
+            return self.error(
+                ErrorCode.INVALID_REQUEST,
+                f"This request is longer than {self.model} accepts on {label}. Ask for a shorter script or "
+                "pick a model with a larger context.",
+                status_code=status,
+                detail=detail,
+            )
+        if status >= 500:
+            message = (
+                f"{label} is overloaded right now. Try again in a moment."
+                if status == 503
+                else f"{label} had a server error (HTTP {status}). Try again in a moment."
+            )
+            return self.error(ErrorCode.PROVIDER_UNAVAILABLE, message, status_code=status, detail=detail)
+        return self.error(
+            ErrorCode.INVALID_REQUEST,
+            f"{label} refused the request: {said or f'HTTP {status}'}",
+            status_code=status,
+            detail=detail,
+        )
+
+    def _rate_limited(
+        self, status: int | None, body: object, headers: Mapping[str, str] | None, detail: str
+    ) -> LLMProviderError:
+        now = self.clock.now()
+        # The message reads like Groq's ("... (RPM): Limit 10, Used 10, ... try again in 7s"): same parser.
+        violation = parse_groq_error(status, body, headers, now) or QuotaViolation()
+        from_headers = self.rate_limit_snapshot(headers) if headers is not None else None
+        windows = list(from_headers.windows) if from_headers is not None else []
+        refused = violation.window_limit(now)
+        if refused is not None:
+            windows = [w for w in windows if w.window is not refused.window] + [refused]
+        snapshot = RateLimitSnapshot(
+            provider=self.name,
+            model=self.model,
+            windows=tuple(windows),
+            retry_after=violation.retry_after,
+            observed_at=now,
+            raw_headers=from_headers.raw_headers if from_headers is not None else {},
+        )
+        what = (
+            f" of {violation.limit} {violation.window.label}" if violation.window and violation.limit else ""
+        )
+        wait = violation.retry_after
+        when = f"in {describe_wait(wait)}" if wait is not None else "in a minute"
+        return self.error(
+            ErrorCode.QUOTA_EXHAUSTED if violation.is_daily else ErrorCode.RATE_LIMIT_EXCEEDED,
+            f"{self.label}'s limit{what} for {self.model} is reached. Try again {when}.",
+            status_code=status,
+            retry_after=wait,
+            reset_at=datetime.fromtimestamp(now + wait, UTC) if wait is not None else None,
+            detail=detail,
+            window=violation.window,
+            snapshot=snapshot,
+        )
+
+
+def _error_fields(body: object) -> tuple[str | None, str | None, str | None]:
+    """(code, type, message) of an OpenAI error body `{"error": {...}}`; text bodies give no message, since
+    an HTML error page does not belong in a sentence."""
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping):
+            code, kind, message = inner.get("code"), inner.get("type"), inner.get("message")
+            return (
+                code if isinstance(code, str) else None,
+                kind if isinstance(kind, str) else None,
+                message.strip()[:200] if isinstance(message, str) else None,
+            )
+        if isinstance(inner, str):
+            return None, None, inner.strip()[:200]
+    return None, None, None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _usage(usage: object) -> TokenUsage | None:
+    if not isinstance(usage, Mapping):
+        return None
+    prompt = _int(usage.get("prompt_tokens")) or 0
+    completion = _int(usage.get("completion_tokens")) or 0
+    total = _int(usage.get("total_tokens")) or prompt + completion
+    return TokenUsage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
