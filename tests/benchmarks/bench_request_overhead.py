@@ -105,7 +105,9 @@ async def measure(url: str, requests: int, *, replay: bool) -> dict[str, list[fl
                 pass
 
     async def app_call() -> None:
-        outcome = await service.generate(ScriptRequest("Benchmarks", target_words=300, provider="groq"))
+        outcome = await service.generate(
+            ScriptRequest("Benchmarks", target_words=300, provider="groq", use_cache=False)
+        )
         assert outcome.status == "complete", outcome.error
 
     timings: dict[str, list[float]] = {"bare SDK": [], "app": []}
