@@ -61,6 +61,7 @@ def test_fresh_database_has_the_schema_and_pragmas(store: Store, raw: sqlite3.Co
         (1, "initial"),
         (2, "usage_costs_cache"),
         (3, "openai_anthropic"),
+        (4, "cache_size_index"),
     ]
 
 
@@ -82,6 +83,7 @@ def test_default_migrations_are_found_as_package_data() -> None:
         "0001_initial",
         "0002_usage_costs_cache",
         "0003_openai_anthropic",
+        "0004_cache_size_index",
     ]
     assert "CREATE TABLE user_preferences" in migrations[0].sql
 
