@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from app import __version__
-from app.core.catalogue import CATALOGUE, PROVIDER_NAMES
+from app.core.catalogue import CATALOGUE, PROVIDER_NAMES, provider_names
 from app.core.errors import LLMProviderError
 
 if TYPE_CHECKING:
@@ -29,17 +29,24 @@ class UsageError(Exception):
     """Bad arguments that argparse could not catch (exit 2)."""
 
 
+# The named OpenAI-compatible instances are known only once the service has read the settings, so --provider
+# is checked after parsing (`_check_provider`), with the same exit code as argparse's own usage errors.
+_PROVIDER_HELP = f"one of {', '.join(PROVIDER_NAMES)}, or openai:<name> for a server added in Settings"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scriptwright-cli",
-        description="Write video scripts with Ollama, Gemini or Groq from the command line.",
+        description="Write video scripts with the LLM you choose, from the command line.",
     )
     parser.add_argument("--version", action="version", version=f"scriptwright {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     generate = commands.add_parser("generate", help="write a script and stream it to stdout")
     generate.add_argument("--topic", required=True, help="what the video is about")
-    generate.add_argument("--provider", choices=PROVIDER_NAMES, help="override the saved provider once")
+    generate.add_argument(
+        "--provider", metavar="PROVIDER", help=f"override the saved provider once; {_PROVIDER_HELP}"
+    )
     generate.add_argument("--model", help="override the provider's model for this call")
     generate.add_argument("--persona", help="persona name or id (default: the default persona)")
     length = generate.add_mutually_exclusive_group()
@@ -56,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     providers.add_argument("--json", action="store_true")
 
     models = commands.add_parser("models", help="the models a provider lists")
-    models.add_argument("--provider", choices=PROVIDER_NAMES, required=True)
+    models.add_argument("--provider", metavar="PROVIDER", required=True, help=_PROVIDER_HELP)
 
     prefs = commands.add_parser("prefs", help="read or change saved preferences")
     prefs_commands = prefs.add_subparsers(dest="prefs_command", required=True, metavar="ACTION")
@@ -136,11 +143,20 @@ async def _run(args: argparse.Namespace) -> int:
 
     service = open_service()
     try:
+        _check_provider(getattr(args, "provider", None))
         handler = _COMMANDS[args.command]
         return await handler(service, args)
     finally:
         await service.aclose()
         service.store.close()
+
+
+def _check_provider(name: str | None) -> None:
+    """An unknown --provider is a usage error naming every provider, named instances included."""
+    if name is not None and name not in provider_names():
+        raise UsageError(
+            f"argument --provider: invalid choice: '{name}' (choose from {', '.join(provider_names())})"
+        )
 
 
 async def _generate(service: ScriptService, args: argparse.Namespace) -> int:
@@ -346,6 +362,8 @@ async def _prefs(service: ScriptService, args: argparse.Namespace) -> int:
         value = service.store.get_preference(args.key)
         print("" if value is None else value)
         return EXIT_OK
+    if args.key == "default_llm_provider" and args.value.strip().lower().startswith("openai:"):
+        _check_provider(args.value.strip().lower())  # a named instance must exist (Settings adds them)
     try:
         service.store.set_preference(args.key, args.value)
     except InvalidPreferenceError as exc:

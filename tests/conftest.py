@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.catalogue import CATALOGUE
+from app.core.catalogue import CATALOGUE, register_instances
 from tests.emulator import Emulator
 
 pytest_plugins = ["tests.emulator.pytest_plugin", "tests.support.services"]
@@ -54,6 +54,14 @@ def emulator_env(emu: Emulator, data_dir: Path) -> dict[str, str]:
         # Never touch a real keychain from a test: the null backend makes the key store use its file.
         "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
     }
+
+
+@pytest.fixture(autouse=True)
+def _builtin_catalogue() -> Iterator[None]:
+    """A service registers the named instances it finds in the catalogue (process-wide): forget them after
+    each test."""
+    yield
+    register_instances(())
 
 
 @pytest.fixture

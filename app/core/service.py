@@ -9,8 +9,8 @@ Contract used by the UI:
   `CancelledError`.
 - `consent(FallbackProposal)` -> "once" | "always" | "cancel" is awaited before another provider is used.
 - `state` is the live rate-limit state (subscribe with plain callbacks).
-- `apply_settings()` re-reads preferences, provider settings, limits and the fallback order after Settings
-  saved.
+- `apply_settings()` re-reads preferences, the named OpenAI-compatible instances, provider settings, limits
+  and the fallback order after Settings saved.
 - Usage: every attempt goes to the ledger with its cost (`prices`) and to the daily counters (`counters`);
   `budgets` refuses a provider whose cap is reached (subscribe for alerts); `cache` answers a request already
   paid for (`ScriptRequest(use_cache=False)` bypasses it).
@@ -26,7 +26,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from app.core.catalogue import PROVIDER_NAMES, catalogue_entry
+from app.core.catalogue import (
+    INSTANCES_KEY,
+    catalogue_entry,
+    parse_instances,
+    provider_names,
+    register_instances,
+)
 from app.core.config import ProviderSettings, resolve_provider_settings
 from app.core.errors import ErrorCode, LLMProviderError
 from app.core.guards import CallReport, FallbackChain, FallbackProposal, GuardedProvider, ProviderGuards
@@ -106,6 +112,8 @@ class ScriptService:
         self.env = dict(env)
         self.clock = clock or SystemClock()
         self.key_store = key_store
+        self._instance_warnings: list[str] = []
+        self._register_instances()  # before anything reads the catalogue: instances are providers like any
         self.counters = UsageCounters(store, clock=self.clock)
         self.prices = PriceTable()
         self.budgets = BudgetGuard(self.counters, clock=self.clock)
@@ -133,7 +141,13 @@ class ScriptService:
     @property
     def settings_warnings(self) -> list[str]:
         """Invalid limit, budget, price and cache settings, replaced or ignored: one sentence each."""
-        return [*self.guards.settings.warnings, *self._usage_warnings]
+        return [*self._instance_warnings, *self.guards.settings.warnings, *self._usage_warnings]
+
+    def _register_instances(self) -> None:
+        """The user's named OpenAI-compatible servers (`providers.openai_instances`) join the catalogue."""
+        warnings: list[str] = []
+        register_instances(parse_instances(self.store.get_setting(INSTANCES_KEY), warnings))
+        self._instance_warnings = warnings
 
     def _load_usage_settings(self) -> None:
         saved = self.store.settings_with_prefix("usage.")
@@ -147,7 +161,7 @@ class ScriptService:
 
     def _track_current_models(self) -> None:
         """Give each provider's current model a row in the state, so the panel shows it before first use."""
-        for name in PROVIDER_NAMES:
+        for name in provider_names():
             self.state.track(self.guards.registry.limiter(name, self.provider_settings(name).model))
 
     # --- choosing a provider -------------------------------------------------------------------------
@@ -155,10 +169,10 @@ class ScriptService:
     def current_provider(self) -> str:
         """The saved preference, else LLM_PROVIDER, else ollama."""
         saved = self.store.get_saved_provider()
-        if saved:
+        if saved and saved in provider_names():  # a named instance since removed falls back
             return saved
         from_env = self.env.get("LLM_PROVIDER", "").strip().lower()
-        return from_env if from_env in PROVIDER_NAMES else "ollama"
+        return from_env if from_env in provider_names() else "ollama"
 
     def provider_settings(self, name: str) -> ProviderSettings:
         cached = self._settings.get(name)
@@ -386,7 +400,7 @@ class ScriptService:
             except (KeyError, TypeError, ValueError):  # a damaged entry is dropped, not fatal
                 log.warning("[ScriptService] ignoring unreadable saved limits for %s", provider)
                 continue
-            if provider in PROVIDER_NAMES:
+            if provider in provider_names():
                 self.state.observe_snapshot(RateLimitSnapshot(provider, model, windows))
 
     def _remember_always(self, chain: FallbackChain) -> None:
@@ -413,9 +427,11 @@ class ScriptService:
     def apply_settings(self) -> None:
         """Settings changed: new limits take effect at once; cached adapters go, so the next call uses the new
         model, key and host."""
+        self._register_instances()
         self._settings.clear()
         self._load_usage_settings()
         self.guards.apply(load_guard_settings(self.env, self.store))
+        self.state.retain(provider_names())  # a removed instance leaves the panel
         self._track_current_models()
         stale = list(self._providers.values())
         self._providers.clear()

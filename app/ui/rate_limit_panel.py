@@ -616,13 +616,9 @@ class ProviderLimitCard(QFrame):
         self.switch_button.setObjectName("switchProviderButton")
         self.switch_menu = QMenu(self.switch_button)
         self.switch_menu.setAccessibleName("Providers to switch to")
-        for name, entry in CATALOGUE.items():
-            if name == key[0]:
-                continue
-            action = QAction(f"Use {entry.display_name} instead", self.switch_menu)
-            action.setData(name)
-            action.triggered.connect(lambda _checked=False, target=name: self.switch_chosen.emit(target))
-            self.switch_menu.addAction(action)
+        self._fill_switch_menu()
+        # Named instances come and go while the card lives: the menu lists the providers known when it opens.
+        self.switch_menu.aboutToShow.connect(self._fill_switch_menu)
         self.switch_button.setMenu(self.switch_menu)
         self.cancel_button = QPushButton("Cancel wait", self.wait_box)
         self.cancel_button.setObjectName("cancelWaitButton")
@@ -690,6 +686,16 @@ class ProviderLimitCard(QFrame):
         return self._wait
 
     # --- rendering ---------------------------------------------------------------------------------------
+
+    def _fill_switch_menu(self) -> None:
+        self.switch_menu.clear()
+        for name, entry in CATALOGUE.items():
+            if name == self.key[0]:
+                continue
+            action = QAction(f"Use {entry.display_name} instead", self.switch_menu)
+            action.setData(name)
+            action.triggered.connect(lambda _checked=False, target=name: self.switch_chosen.emit(target))
+            self.switch_menu.addAction(action)
 
     def show_row(self, view: RowView, now: float, *, show_model: bool = True) -> None:
         """Show `view` as of `now`. `show_model`: name the model in compact mode (rows per model)."""

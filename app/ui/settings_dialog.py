@@ -11,7 +11,11 @@ delete_setting, set_default_provider), `env`, `state` (optional, for the panel),
 list_models(provider, settings)`, `async health(provider, settings)`, `apply_settings()`. Settings keys
 written: `provider.<name>.model`, `provider.<name>.base_url`, `ratelimit.<name>.enabled`,
 `ratelimit.<name>.requests_per_minute`, `ratelimit.<name>.seconds_per_request` ("none" = no spacing),
-`ratelimit.fallback_chain` (a list; empty = off). API keys go to the key store only. The "Usage & costs" page
+`ratelimit.fallback_chain` (a list; empty = off), and `providers.openai_instances` (the named
+OpenAI-compatible servers: a list of {id, label, base_url, model, needs_key}; a removed server's
+`provider.<id>.*` and `ratelimit.<id>.*` settings and key go with it). API keys go to the key store only. A
+server added here joins the provider list, tabs and fallback order once saved (Save closes the dialog; the
+next opening shows it). The "Usage & costs" page
 (`app.ui.usage_settings_page`) adds `usage.prices`, `usage.budgets`, `usage.budget_alert_threshold`,
 `usage.cache_ttl_hours` and `usage.cache_max_mb`.
 """
@@ -50,7 +54,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.catalogue import CATALOGUE, PROVIDER_NAMES, ProviderCatalogEntry
+from app.core.catalogue import (
+    BUILTIN,
+    CATALOGUE,
+    INSTANCES_KEY,
+    PROVIDER_NAMES,
+    OpenAIInstance,
+    ProviderCatalogEntry,
+    instance_id,
+    parse_instances,
+)
 from app.core.config import ProviderSettings, is_placeholder_key, resolve_provider_settings
 from app.ui.tasks import run_blocking, start_task
 from app.ui.usage_settings_page import UsageForm, UsageSettingsPage, load_usage_form
@@ -123,6 +136,7 @@ class LoadedSettings:
     warnings: tuple[str, ...] = ()
     describe_source: dict[str, str] = field(default_factory=dict)
     usage: UsageForm | None = None
+    instances: tuple[OpenAIInstance, ...] = ()
 
 
 def _load_settings(service: Any, key_store: Any) -> LoadedSettings:
@@ -173,6 +187,7 @@ def _load_settings(service: Any, key_store: Any) -> LoadedSettings:
         warnings=tuple(guards.warnings),
         describe_source=sources,
         usage=usage,
+        instances=tuple(parse_instances(store.get_setting(INSTANCES_KEY))),
     )
 
 
@@ -828,6 +843,7 @@ class SettingsDialog(QDialog):
             self.provider_tabs.addTab(section, entry.label)
         box.addWidget(self.provider_tabs)
         page.addWidget(frame)
+        page.addWidget(self._build_instances_section(body))
 
         # fallback
         frame, box = _section(body)
@@ -884,6 +900,178 @@ class SettingsDialog(QDialog):
         scroll.setWidget(body)
         return scroll
 
+    def _build_instances_section(self, body: QWidget) -> QFrame:
+        """Named OpenAI-compatible servers: a list, Remove, and a small form to add one."""
+        self._instances: list[OpenAIInstance] = []
+        self._instance_keys: dict[str, str] = {}  # keys typed for servers added since loading
+        frame, box = _section(body)
+        box.addWidget(SectionHeading("OpenAI-compatible servers", frame))
+        box.addWidget(
+            MutedLabel(
+                "Add any server that speaks OpenAI's API under a name of your own (LM Studio on this "
+                "computer, OpenRouter, vLLM). Each is a provider of its own, with its own model, key, "
+                "limits, usage and cost. A server added here appears in the lists above once saved.",
+                frame,
+            )
+        )
+        self.instance_list = QListWidget(frame)
+        self.instance_list.setObjectName("instanceList")
+        self.instance_list.setAccessibleName("OpenAI-compatible servers")
+        self.instance_list.setAccessibleDescription("The servers you added. Select one to remove it.")
+        self.instance_list.setFixedHeight(3 * 26 + 6)
+        self.remove_instance_button = QPushButton("Remove server", frame)
+        self.remove_instance_button.setObjectName("removeInstanceButton")
+        self.remove_instance_button.setAccessibleName("Remove the selected server")
+        self.remove_instance_button.setAccessibleDescription(
+            "Forgets the server, its settings and its stored key when you save."
+        )
+        self.remove_instance_button.clicked.connect(self.remove_instance)
+        self.instance_list.currentRowChanged.connect(self._sync_instance_buttons)
+        row = QHBoxLayout()
+        row.setSpacing(8)
+        row.addWidget(self.instance_list, 1)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.remove_instance_button)
+        buttons.addStretch(1)
+        row.addLayout(buttons)
+        box.addLayout(row)
+
+        form = QFormLayout()
+        form.setHorizontalSpacing(14)
+        form.setVerticalSpacing(8)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        fields = (
+            ("instanceNameEdit", "Name:", "LM Studio on this computer", "Server name", "How it is shown."),
+            (
+                "instanceUrlEdit",
+                "Base URL:",
+                "http://127.0.0.1:1234/v1",
+                "Server base URL",
+                "The address before /chat/completions, starting with http:// or https://.",
+            ),
+            (
+                "instanceModelEdit",
+                "Model:",
+                "the model's id",
+                "Server model",
+                "The model that writes scripts.",
+            ),
+        )
+        edits: list[QLineEdit] = []
+        for object_name, text, placeholder, accessible, description in fields:
+            edit = QLineEdit(frame)
+            edit.setObjectName(object_name)
+            edit.setPlaceholderText(placeholder)
+            edit.setAccessibleName(accessible)
+            edit.setAccessibleDescription(description)
+            label = QLabel(text, frame)
+            label.setBuddy(edit)
+            form.addRow(label, edit)
+            edits.append(edit)
+        self.instance_name_edit, self.instance_url_edit, self.instance_model_edit = edits
+        self.instance_key_field = KeyField("Server", frame)
+        self.instance_key_field.line_edit.setObjectName("instanceKeyEdit")
+        self.instance_key_field.line_edit.setPlaceholderText("Optional: a local server needs none")
+        self.instance_key_field.toggle.setObjectName("instanceShowKeyButton")
+        key_label = QLabel("API key:", frame)
+        key_label.setBuddy(self.instance_key_field.line_edit)
+        form.addRow(key_label, self.instance_key_field)
+        self.instance_error = _error_label("instanceError", frame)
+        self.add_instance_button = QPushButton("Add server", frame)
+        self.add_instance_button.setObjectName("addInstanceButton")
+        self.add_instance_button.setAccessibleName("Add the server")
+        self.add_instance_button.setAccessibleDescription(
+            "Adds the server to the list; it is kept when you save."
+        )
+        self.add_instance_button.clicked.connect(self.add_instance)
+        add_row = QHBoxLayout()
+        add_row.addWidget(self.add_instance_button)
+        add_row.addStretch(1)
+        form.addRow("", self.instance_error)
+        form.addRow("", add_row)
+        box.addLayout(form)
+        self._sync_instance_buttons()
+        return frame
+
+    def add_instance(self) -> None:
+        """Check the add form; on success the server joins the list (written on save)."""
+        name = self.instance_name_edit.text().strip()
+        url = self.instance_url_edit.text().strip()
+        model = self.instance_model_edit.text().strip()
+        key = self.instance_key_field.text().strip()
+        message = ""
+        if not name:
+            message, widget = (
+                "Give the server a name, e.g. “LM Studio on this computer”.",
+                self.instance_name_edit,
+            )
+        elif any(i.label.lower() == name.lower() for i in self._instances):
+            message, widget = f"There is already a server named “{name}”.", self.instance_name_edit
+        elif not url.lower().startswith(("http://", "https://")):
+            message, widget = (
+                "The base URL must start with http:// or https:// (for example http://127.0.0.1:1234/v1).",
+                self.instance_url_edit,
+            )
+        elif not model:
+            message, widget = "Name the model the server should use.", self.instance_model_edit
+        elif key and (is_placeholder_key(key) or any(ch.isspace() for ch in key)):
+            message, widget = (
+                "That is not an API key. Paste the server's key, or leave the field empty.",
+                self.instance_key_field.line_edit,
+            )
+        ProviderSection._show_error(self.instance_error, message)
+        if message:
+            widget.setFocus()
+            return
+        taken = set(BUILTIN) | {i.id for i in self._instances} | set(CATALOGUE)
+        instance = OpenAIInstance(instance_id(name, taken), name, url, model, needs_key=bool(key))
+        self._instances.append(instance)
+        if key:
+            self._instance_keys[instance.id] = key
+        self._add_instance_item(instance, pending=True)
+        for edit in (self.instance_name_edit, self.instance_url_edit, self.instance_model_edit):
+            edit.clear()
+        self.instance_key_field.setText("")
+        self._sync_instance_buttons()
+
+    def _add_instance_item(self, instance: OpenAIInstance, *, pending: bool) -> None:
+        text = f"{instance.label} — {instance.base_url} · {instance.model or 'default model'}"
+        item = QListWidgetItem(text + (" (added when you save)" if pending else ""))
+        item.setData(Qt.ItemDataRole.UserRole, instance.id)
+        self.instance_list.addItem(item)
+
+    def remove_instance(self) -> None:
+        """Forget the selected server: its tab, its place in the lists and (on save) its settings and key."""
+        row = self.instance_list.currentRow()
+        if row < 0:
+            return
+        ident = str(self.instance_list.takeItem(row).data(Qt.ItemDataRole.UserRole))
+        self._instances = [i for i in self._instances if i.id != ident]
+        self._instance_keys.pop(ident, None)
+        index = self.provider_combo.findData(ident)
+        if index >= 0:
+            if index == self.provider_combo.currentIndex():
+                self.provider_combo.setCurrentIndex(self.provider_combo.findData(PROVIDER_NAMES[0]))
+            self.provider_combo.removeItem(index)
+        section = self.sections.pop(ident, None)
+        if section is not None:
+            section.cancel_tasks()
+            self.provider_tabs.removeTab(self.provider_tabs.indexOf(section))
+            section.deleteLater()
+        for fallback_row in range(self.fallback_list.count()):
+            if self.fallback_list.item(fallback_row).data(Qt.ItemDataRole.UserRole) == ident:
+                self.fallback_list.takeItem(fallback_row)
+                break
+        self._sync_instance_buttons()
+        self._sync_fallback_buttons()
+
+    def _sync_instance_buttons(self, *_args: object) -> None:
+        self.remove_instance_button.setEnabled(self.instance_list.currentRow() >= 0)
+
+    def instances(self) -> list[OpenAIInstance]:
+        return list(self._instances)
+
     # --- loading --------------------------------------------------------------------------------------------
 
     @property
@@ -909,7 +1097,8 @@ class SettingsDialog(QDialog):
         for name, section in self.sections.items():
             section.set_values(loaded.providers[name], loaded.storage, loaded.describe_source.get(name))
         self.fallback_list.clear()
-        order = list(loaded.fallback_chain) + [n for n in CATALOGUE if n not in loaded.fallback_chain]
+        order = [n for n in loaded.fallback_chain if n in CATALOGUE]
+        order += [n for n in CATALOGUE if n not in loaded.fallback_chain]
         for name in order:
             item = QListWidgetItem(CATALOGUE[name].display_name)
             item.setData(Qt.ItemDataRole.UserRole, name)
@@ -923,6 +1112,12 @@ class SettingsDialog(QDialog):
         self._sync_fallback_buttons()
         self._on_provider_changed()
         self.provider_tabs.setCurrentWidget(self.sections[loaded.default_provider])
+        self._instances = list(loaded.instances)
+        self._instance_keys.clear()
+        self.instance_list.clear()
+        for instance in loaded.instances:
+            self._add_instance_item(instance, pending=False)
+        self._sync_instance_buttons()
         if loaded.usage is not None:
             self.usage_page.set_values(loaded.usage)
         self.loading_busy.hide()
@@ -1008,6 +1203,14 @@ class SettingsDialog(QDialog):
                 to_write[rate_key(name, "seconds_per_request")] = now.seconds_per_request or "none"
             if CATALOGUE[name].needs_key and now.key != before.key:
                 keys[name] = now.key or None
+        if tuple(self._instances) != loaded.instances:
+            to_write[INSTANCES_KEY] = [instance.as_json() for instance in self._instances]
+            kept = {instance.id for instance in self._instances}
+            for removed in (i.id for i in loaded.instances if i.id not in kept):
+                keys[removed] = (
+                    None  # with its settings (`_write` deletes `provider.<id>.*`, `ratelimit.<id>.*`)
+                )
+            keys.update(self._instance_keys)
         chain = self.fallback_chain()
         if tuple(chain) != loaded.fallback_chain:
             to_write[FALLBACK_KEY] = chain
@@ -1078,6 +1281,11 @@ class SettingsDialog(QDialog):
             else:
                 self.key_store.delete(name)
         store = self.service.store
+        if INSTANCES_KEY in settings and self._loaded is not None:
+            kept = {item["id"] for item in settings[INSTANCES_KEY]}
+            for gone in (i.id for i in self._loaded.instances if i.id not in kept):
+                for prefix in (f"provider.{gone}.", f"ratelimit.{gone}."):
+                    deletions = [*deletions, *store.settings_with_prefix(prefix)]
         if settings:
             store.set_settings(settings)
         for key in deletions:

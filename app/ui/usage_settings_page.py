@@ -49,7 +49,12 @@ from app.ui.widgets.labels import MutedLabel, SectionHeading
 
 log = logging.getLogger(__name__)
 
-CLOUD_PROVIDERS = tuple(name for name, entry in CATALOGUE.items() if entry.leaves_machine)
+
+def cloud_providers() -> tuple[str, ...]:
+    """The providers that send prompts away (read now: named instances come and go)."""
+    return tuple(name for name, entry in CATALOGUE.items() if entry.leaves_machine)
+
+
 _PERIODS = (("per day", BudgetPeriod.DAY), ("per month", BudgetPeriod.MONTH))
 _UNITS = (("USD", BudgetUnit.USD), ("tokens", BudgetUnit.TOKENS), ("requests", BudgetUnit.REQUESTS))
 
@@ -71,7 +76,7 @@ def load_usage_form(service: Any) -> UsageForm:
     table = PriceTable.from_saved(saved.get(PRICES_KEY))
     prices = table.entries()
     unknown: list[tuple[str, str]] = []
-    for name in CLOUD_PROVIDERS:
+    for name in cloud_providers():
         model = service.provider_settings(name).model if hasattr(service, "provider_settings") else None
         if model and table.price(name, model) is None:
             unknown.append((name, model))

@@ -543,3 +543,90 @@ def test_with_the_real_service_saving_takes_effect_at_once(
         assert view.rpm_limit == 10  # the panel's row for the new model already uses the new limit
     finally:
         store.close()
+
+
+def test_an_openai_compatible_server_is_added_then_removed(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Add "LM Studio" in the form, save; it is then a provider with its own tab, dropdown entry, fallback
+    item and panel row; remove it, save; it is gone with its key and its settings."""
+    from app.core.catalogue import INSTANCES_KEY, provider_names
+    from app.core.types import ModelInfo
+    from app.store import Store
+    from tests.ui.settings_fakes import MemoryKeyring
+
+    ident = "openai:lm-studio"
+    store = Store.open(tmp_path / "scriptwright.db")
+    key_store = KeyStore(tmp_path, backend=MemoryKeyring())
+    service = ScriptService(store, {}, key_store=key_store)
+
+    async def list_models(provider: str, settings: Any = None) -> list[ModelInfo]:
+        return [ModelInfo(id=m) for m in MODELS.get(provider, ["qwen2.5-7b"])]
+
+    monkeypatch.setattr(service, "list_models", list_models)
+    try:
+        dialog = open_dialog(qtbot, service, key_store)
+        assert ident not in dialog.sections
+        add = child(dialog, QAbstractButton, "addInstanceButton")
+        child(dialog, QLineEdit, "instanceNameEdit").setText("LM Studio")
+        child(dialog, QLineEdit, "instanceUrlEdit").setText("localhost:1234")  # no scheme: refused
+        child(dialog, QLineEdit, "instanceModelEdit").setText("qwen2.5-7b")
+        add.click()
+        assert dialog.instances() == []
+        assert "http://" in child(dialog, QWidget, "instanceError").accessibleName()
+        child(dialog, QLineEdit, "instanceUrlEdit").setText("http://127.0.0.1:1234/v1")
+        child(dialog, QLineEdit, "instanceKeyEdit").setText(KEY)
+        add.click()
+        assert [i.id for i in dialog.instances()] == [ident]
+        assert child(dialog, QListWidget, "instanceList").count() == 1
+        save_and_wait(qtbot, dialog)
+
+        saved = store.get_setting(INSTANCES_KEY)
+        assert saved == [
+            {
+                "id": ident,
+                "label": "LM Studio",
+                "base_url": "http://127.0.0.1:1234/v1",
+                "model": "qwen2.5-7b",
+                "needs_key": True,
+            }
+        ]
+        assert key_store.get(ident) == (KEY, "keychain")
+        assert ident in provider_names()
+        settings = service.provider_settings(ident)
+        assert (settings.model, settings.api_key, settings.base_url) == (
+            "qwen2.5-7b",
+            KEY,
+            "http://127.0.0.1:1234/v1",
+        )
+        assert any(view.provider == ident for view in service.state.snapshot())
+
+        # Reopened: a provider like the others, whose limit is set in its own tab.
+        dialog = open_dialog(qtbot, service, key_store)
+        assert dialog.provider_combo.findData(ident) >= 0
+        section = dialog.sections[ident]
+        assert dialog.provider_tabs.indexOf(section) >= 0
+        fallback = dialog.fallback_list
+        assert ident in [fallback.item(i).data(Qt.ItemDataRole.UserRole) for i in range(fallback.count())]
+        section.limit_check.setChecked(True)
+        section.rpm_spin.setValue(7)
+        save_and_wait(qtbot, dialog)
+        assert store.get_setting(f"ratelimit.{ident}.requests_per_minute") == 7
+        assert service.guards.settings.limit_for(ident).requests_per_minute == 7
+
+        # Removed: gone from the form at once, and from the store, key store and catalogue on save.
+        dialog = open_dialog(qtbot, service, key_store)
+        dialog.provider_combo.setCurrentIndex(dialog.provider_combo.findData(ident))
+        instance_list = child(dialog, QListWidget, "instanceList")
+        instance_list.setCurrentRow(0)
+        child(dialog, QAbstractButton, "removeInstanceButton").click()
+        assert ident not in dialog.sections and dialog.provider_combo.findData(ident) < 0
+        assert dialog.selected_provider() != ident
+        save_and_wait(qtbot, dialog)
+        assert store.get_setting(INSTANCES_KEY) == []
+        assert key_store.get(ident) is None
+        assert store.settings_with_prefix(f"ratelimit.{ident}.") == {}
+        assert ident not in provider_names()
+        assert not any(view.provider == ident for view in service.state.snapshot())
+    finally:
+        store.close()

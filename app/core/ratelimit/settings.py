@@ -1,6 +1,6 @@
 """Limit, retry, breaker and fallback settings: catalogue defaults < environment < values saved in the app.
 
-Environment, per provider `P` (GROQ, GEMINI, OLLAMA):
+Environment, per provider `P` (its `env_prefix`: GROQ, GEMINI, OLLAMA; OPENAI_LM_STUDIO for openai:lm-studio):
   `P_RATE_LIMIT_ENABLED`, `P_RATE_LIMIT_REQUESTS_PER_MINUTE`, `P_RATE_LIMIT_SECONDS_PER_REQUEST`,
   `P_RATE_LIMIT_TOKENS_PER_MINUTE`, `P_RATE_LIMIT_REQUESTS_PER_DAY`.
 Global: `SCRIPTWRIGHT_RETRY_BUDGET_SECONDS` (120), `SCRIPTWRIGHT_RETRY_MAX_ATTEMPTS` (4),
@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
-from app.core.catalogue import CATALOGUE, PROVIDER_NAMES, ProviderCatalogEntry, catalogue_entry
+from app.core.catalogue import CATALOGUE, ProviderCatalogEntry, catalogue_entry, provider_names
 
 logger = logging.getLogger(__name__)
 
@@ -286,7 +286,7 @@ def _chain_parser(raw: Any) -> tuple[tuple[str, ...] | None, str | None]:
     if unknown:
         return (
             None,
-            f"names unknown providers ({', '.join(unknown)}; choose from {', '.join(PROVIDER_NAMES)})",
+            f"names unknown providers ({', '.join(unknown)}; choose from {', '.join(provider_names())})",
         )
     return names, None
 
@@ -301,7 +301,7 @@ def load_guard_settings(
         saved = saved.settings_with_prefix(SETTINGS_PREFIX)
     saved = saved or {}
     warnings: list[str] = []
-    limits = {name: load_rate_limit_config(name, env, saved, warnings) for name in PROVIDER_NAMES}
+    limits = {name: load_rate_limit_config(name, env, saved, warnings) for name in provider_names()}
 
     def layers(env_name: str, key: str) -> list[tuple[str, Any]]:
         return [

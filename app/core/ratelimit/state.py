@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import tzinfo
 from enum import StrEnum
@@ -176,6 +176,13 @@ class RateLimitState:
         self._row(limiter.key).limiter = limiter
         limiter.add_listener(self.on_limiter_event)
         self._notify(limiter.key)
+
+    def retain(self, providers: Collection[str]) -> None:
+        """Drop the rows of every provider not in `providers` (a named instance the user removed)."""
+        for key in [k for k in self._rows if k[0] not in providers]:
+            del self._rows[key]
+            self._circuits.pop(key[0], None)
+            self._notify(key)
 
     def on_limiter_event(self, event: LimiterEvent) -> None:
         """A limiter listener (see `RateLimiterRegistry.add_listener`)."""
