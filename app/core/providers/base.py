@@ -15,12 +15,13 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from app.core.config import ProviderSettings, is_placeholder_key
 from app.core.errors import ErrorCode, LLMProviderError
 from app.core.ratelimit.clock import Clock, SystemClock
-from app.core.ratelimit.snapshot import RateLimitSnapshot
+from app.core.ratelimit.snapshot import QuotaViolation, RateLimitSnapshot
 from app.core.types import (
     ChatMessage,
     GenerateOptions,
@@ -208,6 +209,45 @@ class LLMProvider(ABC):
     def rate_limit_snapshot(self, headers: Mapping[str, str]) -> RateLimitSnapshot | None:
         """What the response headers say about the limits; None for providers that send none."""
         return None
+
+    def _refusal_snapshot(
+        self, violation: QuotaViolation, headers: Mapping[str, str] | None, now: float
+    ) -> RateLimitSnapshot:
+        """The headers' picture of the limits, with the refused window: none left until the wait is over."""
+        from_headers = self.rate_limit_snapshot(headers) if headers is not None else None
+        windows = list(from_headers.windows) if from_headers is not None else []
+        refused = violation.window_limit(now) if not violation.never_fits else None
+        if refused is not None:
+            windows = [w for w in windows if w.window is not refused.window] + [refused]
+        return RateLimitSnapshot(
+            provider=self.name,
+            model=self.model,
+            windows=tuple(windows),
+            retry_after=violation.retry_after,
+            observed_at=now,
+            raw_headers=from_headers.raw_headers if from_headers is not None else {},
+        )
+
+    def _rate_limit_error(
+        self, violation: QuotaViolation, *, status: int | None, headers: Mapping[str, str] | None, detail: str
+    ) -> LLMProviderError:
+        """A refusal for a limit: per day it is QUOTA_EXHAUSTED, else RATE_LIMIT_EXCEEDED, with the wait."""
+        now = self.clock.now()
+        what = (
+            f" of {violation.limit} {violation.window.label}" if violation.window and violation.limit else ""
+        )
+        wait = violation.retry_after
+        when = f"in {describe_wait(wait)}" if wait is not None else "in a minute"
+        return self.error(
+            ErrorCode.QUOTA_EXHAUSTED if violation.is_daily else ErrorCode.RATE_LIMIT_EXCEEDED,
+            f"{self.label}'s limit{what} for {self.model} is reached. Try again {when}.",
+            status_code=status,
+            retry_after=wait,
+            reset_at=datetime.fromtimestamp(now + wait, UTC) if wait is not None else None,
+            detail=detail,
+            window=violation.window,
+            snapshot=self._refusal_snapshot(violation, headers, now),
+        )
 
     # --- shared machinery -----------------------------------------------------------------------------
 

@@ -306,24 +306,6 @@ class GroqProvider(LLMProvider):
             snapshot=self._refusal_snapshot(violation, headers, now),
         )
 
-    def _refusal_snapshot(
-        self, violation: QuotaViolation, headers: Mapping[str, str] | None, now: float
-    ) -> RateLimitSnapshot:
-        """The headers' picture of the limits, with the refused window: none left until the wait is over."""
-        from_headers = parse_groq_headers(self.model, headers, now) if headers is not None else None
-        windows = list(from_headers.windows) if from_headers is not None else []
-        refused = violation.window_limit(now) if not violation.never_fits else None
-        if refused is not None:
-            windows = [w for w in windows if w.window is not refused.window] + [refused]
-        return RateLimitSnapshot(
-            provider=self.name,
-            model=self.model,
-            windows=tuple(windows),
-            retry_after=violation.retry_after,
-            observed_at=now,
-            raw_headers=from_headers.raw_headers if from_headers is not None else {},
-        )
-
 
 def _error_fields(body: object) -> tuple[str | None, str | None]:
     """(code, message) of a Groq error body: the whole `{"error": {...}}` or the inner object."""

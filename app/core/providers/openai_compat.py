@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,7 +28,6 @@ from app.core.providers.base import (
     ProviderChunk,
     ProviderRequest,
     StreamErrorFrame,
-    describe_wait,
     read_failure,
     shared_tls_context,
     sse_events,
@@ -261,37 +259,9 @@ class OpenAICompatibleProvider(LLMProvider):
     def _rate_limited(
         self, status: int | None, body: object, headers: Mapping[str, str] | None, detail: str
     ) -> LLMProviderError:
-        now = self.clock.now()
         # The message reads like Groq's ("... (RPM): Limit 10, Used 10, ... try again in 7s"): same parser.
-        violation = parse_groq_error(status, body, headers, now) or QuotaViolation()
-        from_headers = self.rate_limit_snapshot(headers) if headers is not None else None
-        windows = list(from_headers.windows) if from_headers is not None else []
-        refused = violation.window_limit(now)
-        if refused is not None:
-            windows = [w for w in windows if w.window is not refused.window] + [refused]
-        snapshot = RateLimitSnapshot(
-            provider=self.name,
-            model=self.model,
-            windows=tuple(windows),
-            retry_after=violation.retry_after,
-            observed_at=now,
-            raw_headers=from_headers.raw_headers if from_headers is not None else {},
-        )
-        what = (
-            f" of {violation.limit} {violation.window.label}" if violation.window and violation.limit else ""
-        )
-        wait = violation.retry_after
-        when = f"in {describe_wait(wait)}" if wait is not None else "in a minute"
-        return self.error(
-            ErrorCode.QUOTA_EXHAUSTED if violation.is_daily else ErrorCode.RATE_LIMIT_EXCEEDED,
-            f"{self.label}'s limit{what} for {self.model} is reached. Try again {when}.",
-            status_code=status,
-            retry_after=wait,
-            reset_at=datetime.fromtimestamp(now + wait, UTC) if wait is not None else None,
-            detail=detail,
-            window=violation.window,
-            snapshot=snapshot,
-        )
+        violation = parse_groq_error(status, body, headers, self.clock.now()) or QuotaViolation()
+        return self._rate_limit_error(violation, status=status, headers=headers, detail=detail)
 
 
 def _error_fields(body: object) -> tuple[str | None, str | None, str | None]:
