@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -704,8 +704,12 @@ class SettingsDialog(QDialog):
         self.nav.setAccessibleName("Settings pages")
         self.nav.setAccessibleDescription("Choose a page of settings.")
         self.nav.setFixedWidth(190)
-        self.nav.addItem(QListWidgetItem("AI Configuration"))
-        self.nav.addItem(QListWidgetItem("Usage & costs"))
+        for title in ("AI Configuration", "Usage & costs"):
+            item = QListWidgetItem(title)
+            # The stylesheet's item padding is not in the default size hint, so rows would overlap.
+            item.setSizeHint(QSize(0, self.nav.fontMetrics().height() + 18))
+            self.nav.addItem(item)
+        self.nav.setSpacing(2)
         nav_box = QWidget(self)
         nav_box.setObjectName("settingsNavBox")
         nav_layout = QVBoxLayout(nav_box)
@@ -809,6 +813,12 @@ class SettingsDialog(QDialog):
         self.provider_combo.setObjectName("providerCombo")
         for name, entry in CATALOGUE.items():
             self.provider_combo.addItem(entry.dropdown_text, name)
+        # The longest line must not widen the whole page: the closed combo elides, its list shows all.
+        self.provider_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.provider_combo.setMinimumContentsLength(28)
+        self.provider_combo.view().setMinimumWidth(self.provider_combo.view().sizeHintForColumn(0) + 24)
         self.provider_combo.setAccessibleName("Default provider")
         self.provider_combo.setAccessibleDescription("The provider that writes every new script.")
         provider_label = QLabel("&Provider:", frame)
