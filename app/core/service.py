@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import aclosing
 from contextvars import ContextVar
@@ -62,6 +63,7 @@ __all__ = ["FallbackProposal", "ScriptOutcome", "ScriptRequest", "ScriptService"
 ALWAYS_ALLOWED_KEY = "fallback.always_allowed"  # (from, to) pairs the user answered "Always" for
 REPORTED_KEY_PREFIX = "reported."  # the limits each provider last reported, so a restart still shows them
 REPORTED_SAVE_INTERVAL_S = 30.0
+STREAM_YIELD_INTERVAL_S = 0.004
 
 # The script an attempt belongs to, so the ledger row can point at it (set per generate() task).
 _current_script: ContextVar[int | None] = ContextVar("current_script", default=None)
@@ -237,15 +239,22 @@ class ScriptService:
             source = writer.stream(messages, system_prompt=system_prompt, report=report)
         try:
             async with aclosing(source) as stream:
+                busy_since = time.perf_counter()
                 async for item in stream:
                     if isinstance(item, str):
                         parts.append(item)
                         if on_delta is not None:
                             on_delta(item)
+                        # A fast stream whose bytes are already buffered never suspends on its own: let the
+                        # event loop (and the window) breathe every few milliseconds.
+                        if time.perf_counter() - busy_since > STREAM_YIELD_INTERVAL_S:
+                            await asyncio.sleep(0)
+                            busy_since = time.perf_counter()
                     else:
-                        if not item.cached:
-                            self._cache_result(item, report, system_prompt, messages)
-                        return self._finish(script_id, item, report, name)
+                        # Indexing a long script for search takes milliseconds: off the event loop.
+                        return await asyncio.to_thread(
+                            self._save_complete, script_id, item, report, name, system_prompt, messages
+                        )
         except LLMProviderError as error:
             log.warning("[ScriptService] %s failed: %s (%s)", name, error.code.value, error.message)
             return self._end(script_id, "failed", parts, report, name, writer, error)
@@ -264,6 +273,19 @@ class ScriptService:
             ErrorCode.INVALID_RESPONSE, f"{writer.label} ended the reply without finishing it.", provider=name
         )
         return self._end(script_id, "failed", parts, report, name, writer, unfinished)
+
+    def _save_complete(
+        self,
+        script_id: int,
+        result: GenerateResult,
+        report: CallReport,
+        chosen: str,
+        system_prompt: str,
+        messages: list[ChatMessage],
+    ) -> ScriptOutcome:
+        if not result.cached:
+            self._cache_result(result, report, system_prompt, messages)
+        return self._finish(script_id, result, report, chosen)
 
     def _finish(
         self, script_id: int, result: GenerateResult, report: CallReport, chosen: str

@@ -37,6 +37,10 @@ class GuiGarbageCollector(QObject):
                 if counts[2] > self.threshold[2]:
                     generation = 2
             gc.collect(generation)
+            if generation == 2:
+                # What survives a full collection is long-lived (modules, the window, the SDKs): freeze it, so
+                # later full collections scan only newer objects and never stall the window for long.
+                gc.freeze()
 
     def collect(self) -> int:
         return gc.collect()
