@@ -240,8 +240,11 @@ def bench_stream(
             append = window.script_view.append_delta
             received: list[str] = []
 
+            last_delta_at = [0.0]
+
             def append_with_paragraphs(text: str) -> None:
                 received.append(text)
+                last_delta_at[0] = time.perf_counter()
                 append(text.replace(f"{PARAGRAPH} ", "\n\n"))
 
             window.script_view.append_delta = append_with_paragraphs  # type: ignore[method-assign]
@@ -262,6 +265,12 @@ def bench_stream(
             heartbeat.stop()
             elapsed = time.perf_counter() - started
             gaps = [(b - a) * 1000.0 for a, b in itertools.pairwise(beats)]
+            # The criterion is the stall while tokens arrive; what the window does once the script is complete
+            # (here: re-rendering, since this benchmark shows paragraph markers as breaks) is reported apart.
+            streaming_gaps = [(b - a) * 1000.0 for a, b in itertools.pairwise(beats) if b <= last_delta_at[0]]
+            figures.update(
+                max_stall_while_streaming_ms=max(streaming_gaps) if streaming_gaps else 0.0,
+            )
             figures.update(
                 status=1.0 if outcome is not None and outcome.status == "complete" else 0.0,
                 tokens=float(window.script_view.delta_count),
@@ -340,6 +349,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"({figures['tokens_per_second']:.0f}/s), flushes: {figures['flushes']:.0f}"
             )
             print(f"     longest event-loop stall: {stall:.1f} ms, p99 gap {p99:.1f} ms (target <= 16 ms)")
+            print(
+                "     longest stall while tokens arrive: "
+                f"{figures['max_stall_while_streaming_ms']:.1f} ms (the rest is finishing the script)"
+            )
             print(
                 f"     token to screen: median {figures['median_token_to_screen_ms']:.1f} ms, "
                 f"p99 {figures['p99_token_to_screen_ms']:.1f} ms, "
