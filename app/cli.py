@@ -121,8 +121,14 @@ def _positive_float(text: str) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from app.store.errors import StoreError
+    import os
 
+    from app.core.logs import configure_logging
+    from app.store.errors import StoreError
+    from app.store.paths import data_dir
+
+    # The CLI prints its own one-line errors; the details go to the log file only.
+    configure_logging(data_dir(), level=os.environ.get("SCRIPTWRIGHT_LOG_LEVEL", "INFO"), stderr_level=None)
     try:
         return asyncio.run(_run(args))
     except UsageError as exc:

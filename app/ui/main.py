@@ -78,10 +78,10 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str
 
 def main(argv: Sequence[str] | None = None) -> int:
     args, qt_args = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(
-        level=os.environ.get("SCRIPTWRIGHT_LOG_LEVEL", "WARNING").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from app.core.logs import configure_logging
+    from app.ui.app_context import resolve_data_dir
+
+    configure_logging(resolve_data_dir(), level=os.environ.get("SCRIPTWRIGHT_LOG_LEVEL", "INFO"))
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
