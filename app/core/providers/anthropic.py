@@ -208,14 +208,8 @@ class AnthropicProvider(LLMProvider):
         self, status: int, body: object, headers: Mapping[str, str], detail: str
     ) -> LLMProviderError:
         kind, said = _error_fields(body)
-        env = self.settings.entry.key_envs[0]
         if status == 401 or kind == "authentication_error":
-            return self.error(
-                ErrorCode.AUTHENTICATION_FAILED,
-                f"Anthropic rejected the API key — open Settings to fix it (or set {env}).",
-                status_code=status,
-                detail=detail,
-            )
+            return self._key_rejected(status, detail)
         if status == 403 or kind == "permission_error":
             return self.error(
                 ErrorCode.AUTHENTICATION_FAILED,

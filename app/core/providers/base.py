@@ -228,6 +228,17 @@ class LLMProvider(ABC):
             raw_headers=from_headers.raw_headers if from_headers is not None else {},
         )
 
+    def _key_rejected(self, status: int | None, detail: str) -> LLMProviderError:
+        """The provider refused the key: one sentence for every provider, naming where to fix it."""
+        envs = self.settings.entry.key_envs
+        where = f" (or set {envs[0]})" if envs else ""
+        return self.error(
+            ErrorCode.AUTHENTICATION_FAILED,
+            f"{self.label} rejected the API key — open Settings to fix it{where}.",
+            status_code=status,
+            detail=detail,
+        )
+
     def _rate_limit_error(
         self, violation: QuotaViolation, *, status: int | None, headers: Mapping[str, str] | None, detail: str
     ) -> LLMProviderError:

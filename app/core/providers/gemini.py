@@ -219,12 +219,7 @@ class GeminiProvider(LLMProvider):
         said = str(exc.message or exc.status or "").strip()[:200]
         env = self.settings.entry.key_envs[0]
         if code == 400 and _is_bad_key(exc):
-            return self.error(
-                ErrorCode.AUTHENTICATION_FAILED,
-                f"Gemini rejected the API key — open Settings to fix it (or set {env}).",
-                status_code=code,
-                detail=detail,
-            )
+            return self._key_rejected(code, detail)
         if code in (401, 403):
             leaked = "leaked" in said.lower()
             return self.error(

@@ -183,14 +183,8 @@ class GroqProvider(LLMProvider):
     def _map_status_error(self, exc: groq.APIStatusError, detail: str) -> LLMProviderError:
         status = exc.status_code
         error_code, said = _error_fields(exc.body)
-        env = self.settings.entry.key_envs[0]
         if status == 401:
-            return self.error(
-                ErrorCode.AUTHENTICATION_FAILED,
-                f"Groq rejected the API key — open Settings to fix it (or set {env}).",
-                status_code=status,
-                detail=detail,
-            )
+            return self._key_rejected(status, detail)
         if status == 403:
             return self.error(
                 ErrorCode.AUTHENTICATION_FAILED,

@@ -191,15 +191,9 @@ class OpenAICompatibleProvider(LLMProvider):
         self, status: int, body: object, headers: Mapping[str, str], detail: str
     ) -> LLMProviderError:
         code, kind, said = _error_fields(body)
-        label, entry = self.label, self.settings.entry
-        where = f" (or set {entry.key_envs[0]})" if entry.key_envs else ""
+        label = self.label
         if status == 401 or code == "invalid_api_key":
-            return self.error(
-                ErrorCode.AUTHENTICATION_FAILED,
-                f"{label} rejected the API key — open Settings to fix it{where}.",
-                status_code=status,
-                detail=detail,
-            )
+            return self._key_rejected(status, detail)
         if status == 403:
             return self.error(
                 ErrorCode.AUTHENTICATION_FAILED,
