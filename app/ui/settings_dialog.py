@@ -70,6 +70,7 @@ from app.ui.usage_settings_page import UsageForm, UsageSettingsPage, load_usage_
 from app.ui.widgets.busy import BusyIndicator
 from app.ui.widgets.key_field import KeyField
 from app.ui.widgets.labels import MutedLabel, SectionHeading
+from app.ui.widgets.settings_page import prepare_settings_page
 
 if TYPE_CHECKING:
     from app.ui.rate_limit_panel import RateLimitPanel
@@ -780,23 +781,7 @@ class SettingsDialog(QDialog):
 
     def _build_ai_page(self) -> QWidget:
         scroll = QScrollArea(self)
-        scroll.setObjectName("settingsScroll")
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        body = QWidget()
-        body.setObjectName("settingsPageBody")
-        page = QVBoxLayout(body)
-        page.setContentsMargins(20, 18, 20, 12)
-        page.setSpacing(12)
-
-        title = QLabel("AI Configuration", body)
-        title_font = title.font()
-        title_font.setBold(True)
-        if title_font.pointSizeF() > 0:
-            title_font.setPointSizeF(title_font.pointSizeF() + 5)
-        title.setFont(title_font)
-        page.addWidget(title)
+        body, page = prepare_settings_page(scroll, "AI Configuration")
         self.loading_busy = BusyIndicator("Loading your settings…", body)
         page.addWidget(self.loading_busy)
         intro = MutedLabel(
@@ -907,7 +892,6 @@ class SettingsDialog(QDialog):
             box.addWidget(self.rate_limit_panel)
             page.addWidget(frame)
         page.addStretch(1)
-        scroll.setWidget(body)
         return scroll
 
     def _build_instances_section(self, body: QWidget) -> QFrame:

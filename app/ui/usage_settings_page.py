@@ -46,6 +46,7 @@ from app.core.usage.cache import MAX_MB_KEY, TTL_KEY, CacheSettings, load_cache_
 from app.core.usage.pricing import PRICES_KEY, ModelPrice, PriceTable
 from app.ui.tasks import run_blocking, start_task
 from app.ui.widgets.labels import MutedLabel, SectionHeading
+from app.ui.widgets.settings_page import prepare_settings_page
 
 log = logging.getLogger(__name__)
 
@@ -119,22 +120,7 @@ class UsageSettingsPage(QScrollArea):
         super().__init__(parent)
         self.service = service
         self._form: UsageForm | None = None
-        self.setObjectName("settingsScroll")
-        self.setWidgetResizable(True)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        body = QWidget()
-        body.setObjectName("settingsPageBody")
-        page = QVBoxLayout(body)
-        page.setContentsMargins(20, 18, 20, 12)
-        page.setSpacing(12)
-        title = QLabel("Usage & costs", body)
-        font = title.font()
-        font.setBold(True)
-        if font.pointSizeF() > 0:
-            font.setPointSizeF(font.pointSizeF() + 5)
-        title.setFont(font)
-        page.addWidget(title)
+        body, page = prepare_settings_page(self, "Usage & costs")
         page.addWidget(
             MutedLabel(
                 "What each model costs, how much each provider may spend, and how long answers are kept "
@@ -253,7 +239,6 @@ class UsageSettingsPage(QScrollArea):
         box.addLayout(row)
         page.addWidget(frame)
         page.addStretch(1)
-        self.setWidget(body)
         for table in (self.price_table, self.budget_table):
             table.setCornerButtonEnabled(False)
             for button in table.findChildren(QAbstractButton):
