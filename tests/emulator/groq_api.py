@@ -106,7 +106,10 @@ def _chat(emu: Emulator, ex: Exchange) -> None:
             refusal = _fault_response(scripted, model, buckets, requested, now)
         else:
             refusal = _admit(model, buckets, prompt, requested, now)
-        headers = {"x-request-id": request_id, **_ratelimit_headers(buckets, now)}
+        headers = {
+            "x-request-id": request_id,
+            **openai_style_ratelimit_headers(buckets["rpd"], buckets["tpm"], now),
+        }
     if refusal is not None:
         status, error_body, extra = refusal
         if status != 429:  # only 2xx and 429 carry the quota headers
@@ -259,16 +262,16 @@ def _admit(model: str, buckets: dict[str, Bucket], prompt: int, requested: int, 
     return None
 
 
-def _ratelimit_headers(buckets: dict[str, Bucket], now: float) -> dict[str, str]:
-    """The six documented headers: `requests` track RPD, `tokens` track TPM."""
-    rpd, tpm = buckets["rpd"], buckets["tpm"]
+def openai_style_ratelimit_headers(requests: Bucket, tokens: Bucket, now: float) -> dict[str, str]:
+    """The six `x-ratelimit-*` headers, resets as Go durations. Which window each bucket counts is the
+    provider's choice: Groq's `requests` track RPD, OpenAI's RPM; both count tokens per minute."""
     return {
-        "x-ratelimit-limit-requests": str(rpd.limit),
-        "x-ratelimit-limit-tokens": str(tpm.limit),
-        "x-ratelimit-remaining-requests": str(rpd.remaining(now)),
-        "x-ratelimit-remaining-tokens": str(tpm.remaining(now)),
-        "x-ratelimit-reset-requests": go_duration(round(rpd.reset_in(now), 3)),
-        "x-ratelimit-reset-tokens": go_duration(round(tpm.reset_in(now), 3)),
+        "x-ratelimit-limit-requests": str(requests.limit),
+        "x-ratelimit-limit-tokens": str(tokens.limit),
+        "x-ratelimit-remaining-requests": str(requests.remaining(now)),
+        "x-ratelimit-remaining-tokens": str(tokens.remaining(now)),
+        "x-ratelimit-reset-requests": go_duration(round(requests.reset_in(now), 3)),
+        "x-ratelimit-reset-tokens": go_duration(round(tokens.reset_in(now), 3)),
     }
 
 

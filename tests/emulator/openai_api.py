@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .buckets import Bucket, ceil_seconds
 from .durations import go_duration
 from .generation import Generation, count_words, emit_tokens, plan
-from .groq_api import _message_texts
+from .groq_api import _message_texts, openai_style_ratelimit_headers
 from .scripting import ERROR_FAULTS, Fault, ScriptedResponse
 from .server import Exchange, compact_json
 
@@ -82,7 +82,10 @@ def _chat(emu: Emulator, ex: Exchange) -> None:
             else:
                 buckets["rpm"].add(1, now)
                 buckets["tpm"].add(prompt, now)
-        headers = {"x-request-id": "req_" + uuid.uuid4().hex, **_ratelimit_headers(buckets, now)}
+        headers = {
+            "x-request-id": "req_" + uuid.uuid4().hex,
+            **openai_style_ratelimit_headers(buckets["rpm"], buckets["tpm"], now),
+        }
     if refusal is not None:
         status, error_body, extra = refusal
         if isinstance(error_body, str):
@@ -166,18 +169,6 @@ def _usage(prompt: int, completion: int) -> dict[str, int]:
 # -- quotas and faults ---------------------------------------------------------------------------------
 
 Refusal = tuple[int, "dict[str, Any] | str", dict[str, str]]
-
-
-def _ratelimit_headers(buckets: dict[str, Bucket], now: float) -> dict[str, str]:
-    rpm, tpm = buckets["rpm"], buckets["tpm"]
-    return {
-        "x-ratelimit-limit-requests": str(rpm.limit),
-        "x-ratelimit-limit-tokens": str(tpm.limit),
-        "x-ratelimit-remaining-requests": str(rpm.remaining(now)),
-        "x-ratelimit-remaining-tokens": str(tpm.remaining(now)),
-        "x-ratelimit-reset-requests": go_duration(round(rpm.reset_in(now), 3)),
-        "x-ratelimit-reset-tokens": go_duration(round(tpm.reset_in(now), 3)),
-    }
 
 
 def _rate_limit(model: str, window: str, limit: int, wait: float, used: int | None = None) -> Refusal:
