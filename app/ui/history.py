@@ -1,8 +1,10 @@
 """The history sidebar: every script, newest first, searchable; open, copy, export or delete (with undo).
 
-Store calls run on a worker thread (the store serialises them behind its own lock), so a large history or a
-slow disk never freezes the window. Failed and cancelled scripts keep their partial text and say so in words,
-not by colour alone.
+The list holds a page of scripts at a time: the newest HISTORY_PAGE, then a "Load more" row at its end that
+appends the next older page (search results page the same way), so a long history opens at once and stays
+reachable to its first script. Store calls run on a worker thread (the store serialises them behind its own
+lock), so a large history or a slow disk never freezes the window. Failed and cancelled scripts keep their
+partial text and say so in words, not by colour alone.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -54,9 +56,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SEARCH_DEBOUNCE_MS = 250
-HISTORY_PAGE = 500
+HISTORY_PAGE = 200
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
 RUNNING_ROLE = Qt.ItemDataRole.UserRole + 2  # the script being written right now
+LOAD_MORE_ROLE = Qt.ItemDataRole.UserRole + 3  # the row at the end that loads the next page
+LOAD_MORE_TEXT = "Load more"
+LOAD_MORE_HINT = f"Older scripts, {HISTORY_PAGE} at a time"
 
 STATUS_LABELS = {
     "cancelled": "Cancelled · partial",
@@ -147,7 +152,10 @@ def write_export(record: ScriptRecord, path: Path) -> Path:
 
 
 class HistoryDelegate(QStyledItemDelegate):
-    """Three lines per script: the topic, the first words, and who wrote it when (status in words)."""
+    """Three lines per script: the topic, the first words, and who wrote it when (status in words).
+
+    The "Load more" row at the end is drawn as an outlined button, filled while hovered or current.
+    """
 
     PADDING_X = 12
     PADDING_Y = 8
@@ -176,6 +184,9 @@ class HistoryDelegate(QStyledItemDelegate):
     def paint(
         self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
+        if index.data(LOAD_MORE_ROLE):
+            self._paint_load_more(painter, option)
+            return
         record = index.data(RECORD_ROLE)
         if record is None:
             super().paint(painter, option, index)
@@ -246,14 +257,73 @@ class HistoryDelegate(QStyledItemDelegate):
             line(meta_text, meta_font, colors.muted)
         painter.restore()
 
+    def _paint_load_more(self, painter: QPainter, option: QStyleOptionViewItem) -> None:
+        colors = theme.current_colors()
+        state = option.state
+        active = bool(state & (QStyle.StateFlag.State_MouseOver | QStyle.StateFlag.State_Selected))
+        focused = bool(state & QStyle.StateFlag.State_HasFocus)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = option.rect.adjusted(10, 8, -10, -8)
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(rect).adjusted(0.5, 0.5, -0.5, -0.5), 8, 8)
+        painter.fillPath(path, QColor(colors.accent_soft if active or focused else colors.base))
+        painter.setPen(QColor(colors.accent if focused else colors.border))
+        painter.drawPath(path)
+        title_font, _body_font, meta_font = self._fonts(option)
+        title_height = QFontMetrics(title_font).height()
+        meta_height = QFontMetrics(meta_font).height()
+        top = rect.top() + (rect.height() - title_height - self.LINE_GAP - meta_height) // 2
+        centred = int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter)
+        painter.setFont(title_font)
+        painter.setPen(QColor(colors.accent))
+        painter.drawText(QRect(rect.left(), top, rect.width(), title_height), centred, LOAD_MORE_TEXT)
+        painter.setFont(meta_font)
+        painter.setPen(QColor(colors.muted))
+        hint = QFontMetrics(meta_font).elidedText(
+            LOAD_MORE_HINT, Qt.TextElideMode.ElideRight, rect.width() - 16
+        )
+        painter.drawText(
+            QRect(rect.left(), top + title_height + self.LINE_GAP, rect.width(), meta_height), centred, hint
+        )
+        painter.restore()
+
 
 def accessible_text(record: ScriptRecord) -> str:
     status = STATUS_LABELS.get(record.status, "Complete")
     return f"{record.topic}. {status}. {provider_label(record.provider)}, {when_text(record.created_at)}."
 
 
+def record_item(record: ScriptRecord, *, running: bool) -> QStandardItem:
+    item = QStandardItem(record.topic)
+    item.setData(record, RECORD_ROLE)
+    item.setData(running, RUNNING_ROLE)
+    item.setData(accessible_text(record), Qt.ItemDataRole.AccessibleTextRole)
+    snippet = " ".join(record.text.split()[:60])
+    note = status_note(record)
+    item.setToolTip("\n\n".join(x for x in (note, snippet) if x))
+    item.setEditable(False)
+    return item
+
+
+def load_more_item() -> QStandardItem:
+    item = QStandardItem(LOAD_MORE_TEXT)
+    item.setData(True, LOAD_MORE_ROLE)
+    item.setData("Load more scripts", Qt.ItemDataRole.AccessibleTextRole)
+    item.setData(
+        f"Adds the next {HISTORY_PAGE} older scripts to the list. Press Enter or click.",
+        Qt.ItemDataRole.AccessibleDescriptionRole,
+    )
+    item.setToolTip(f"Show the next {HISTORY_PAGE} older scripts (Enter)")
+    item.setEditable(False)
+    return item
+
+
 class HistoryPanel(QWidget):
-    """Search field ("historySearch") over the list of scripts ("historyList").
+    """Search field ("historySearch") over the list of scripts ("historyList"), a page at a time.
+
+    While older scripts remain, the list ends in a "Load more" row: click it, or reach it with the arrow keys
+    (End) and press Enter, and the next page is appended. A refresh keeps as many rows as were loaded.
 
     Signals: `open_requested(record)` when the user opens a script; `deleted(record)` after a delete (the
     window offers Undo, which calls `restore`); `copied(record)`; `exported(path)`; `failed(message)`.
@@ -275,6 +345,9 @@ class HistoryPanel(QWidget):
         self._suppress_open = False
         self._select_after_refresh: int | None = None
         self._select_running = False
+        self._shown_search: str | None = None  # the search the list shows (None: every script)
+        self._has_more = False
+        self._loading_more: asyncio.Task[None] | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
         self.running = False  # the window is writing a script: the newest "generating" row is that one
         self.export_dialog: QFileDialog | None = None
@@ -309,7 +382,7 @@ class HistoryPanel(QWidget):
         self.list.setAccessibleName("Script history")
         self.list.setAccessibleDescription(
             "Your scripts, newest first. Enter opens one; Delete removes it; the context menu copies or "
-            "exports."
+            "exports. While older scripts remain, the last row loads more."
         )
         layout.addWidget(self.list, 1)
 
@@ -331,6 +404,7 @@ class HistoryPanel(QWidget):
             lambda current, _previous: self._on_activated(current)
         )
         self.list.customContextMenuRequested.connect(self._show_context_menu)
+        self.list.clicked.connect(self._on_clicked)
 
         self.open_action = self._action("Open", "Return", self._open_current, None)
         self.copy_action = self._action("Copy script", None, self._copy_current, "copy")
@@ -411,17 +485,50 @@ class HistoryPanel(QWidget):
         self._generation += 1
         generation = self._generation
         search = self.search_text() or None
+        # As many rows as the user has loaded, so a new or deleted script does not take their pages away.
+        shown = self.record_count() if search == self._shown_search else 0
+        limit = max(HISTORY_PAGE, shown)
         try:
-            records = await run_blocking(store.list_scripts, HISTORY_PAGE, 0, search)
+            records = await run_blocking(store.list_scripts, limit + 1, 0, search)  # one more: is there more?
         except Exception as error:
             log.exception("Could not load the history")
             self.failed.emit(f"Could not load the history: {error}")
             return
         if generation != self._generation:
             return
-        self._populate(records)
+        self._shown_search = search
+        self._populate(records[:limit], has_more=len(records) > limit)
 
-    def _populate(self, records: list[ScriptRecord]) -> None:
+    @property
+    def has_more(self) -> bool:
+        return self._has_more
+
+    def load_more(self) -> asyncio.Task[None] | None:
+        """Append the next older page (one load at a time); None when there is nothing more to load."""
+        if self._store is None or not self._has_more:
+            return None
+        if self._loading_more is None or self._loading_more.done():
+            self._loading_more = self._spawn(self._load_next_page(), "history-load-more")
+        return self._loading_more
+
+    async def _load_next_page(self) -> None:
+        store = self._store
+        if store is None:
+            return
+        generation = self._generation
+        try:
+            records = await run_blocking(
+                store.list_scripts, HISTORY_PAGE + 1, self.record_count(), self._shown_search
+            )
+        except Exception as error:
+            log.exception("Could not load more of the history")
+            self.failed.emit(f"Could not load more scripts: {error}")
+            return
+        if generation != self._generation:  # a refresh replaced the list meanwhile
+            return
+        self._append(records[:HISTORY_PAGE], has_more=len(records) > HISTORY_PAGE)
+
+    def _populate(self, records: list[ScriptRecord], *, has_more: bool) -> None:
         running_id = next((r.id for r in records if r.status == "generating"), None) if self.running else None
         keep = self._select_after_refresh
         self._select_after_refresh = None
@@ -435,21 +542,45 @@ class HistoryPanel(QWidget):
         try:
             self.model.clear()
             for record in records:
-                item = QStandardItem(record.topic)
-                item.setData(record, RECORD_ROLE)
-                item.setData(record.id == running_id, RUNNING_ROLE)
-                item.setData(accessible_text(record), Qt.ItemDataRole.AccessibleTextRole)
-                snippet = " ".join(record.text.split()[:60])
-                note = status_note(record)
-                item.setToolTip("\n\n".join(x for x in (note, snippet) if x))
-                item.setEditable(False)
+                item = record_item(record, running=record.id == running_id)
                 self.model.appendRow(item)
                 if record.id == keep:
                     self.list.setCurrentIndex(item.index())
+            self._set_has_more(has_more)
         finally:
             self._suppress_open = False
         self._update_empty_state()
         self.refreshed.emit(len(records))
+
+    def _append(self, records: list[ScriptRecord], *, has_more: bool) -> None:
+        """Add an older page after the rows shown; a current "Load more" row hands on to the first new one."""
+        shown = {record.id for record in self.records()}
+        was_current = bool(self.list.currentIndex().data(LOAD_MORE_ROLE))
+        self._suppress_open = True
+        try:
+            self._set_has_more(False)
+            first_new: QStandardItem | None = None
+            for record in records:
+                if record.id in shown:  # a script written since the last page moved this one down a row
+                    continue
+                item = record_item(record, running=False)
+                self.model.appendRow(item)
+                first_new = first_new or item
+            self._set_has_more(has_more)
+            if was_current and first_new is not None:
+                self.list.setCurrentIndex(first_new.index())
+        finally:
+            self._suppress_open = False
+        self.refreshed.emit(self.record_count())
+
+    def _set_has_more(self, has_more: bool) -> None:
+        """Show or remove the "Load more" row at the end of the list."""
+        last = self.model.rowCount() - 1
+        if last >= 0 and self.model.item(last).data(LOAD_MORE_ROLE):
+            self.model.removeRow(last)
+        self._has_more = has_more
+        if has_more:
+            self.model.appendRow(load_more_item())
 
     def _update_empty_state(self) -> None:
         empty = self.model.rowCount() == 0
@@ -462,14 +593,18 @@ class HistoryPanel(QWidget):
         self.list.setVisible(not empty)
 
     def records(self) -> list[ScriptRecord]:
-        return [self.model.item(row).data(RECORD_ROLE) for row in range(self.model.rowCount())]
+        return [self.model.item(row).data(RECORD_ROLE) for row in range(self.record_count())]
+
+    def record_count(self) -> int:
+        """The scripts listed (the "Load more" row is not one)."""
+        return self.model.rowCount() - (1 if self._has_more else 0)
 
     def current_record(self) -> ScriptRecord | None:
         index = self.list.currentIndex()
         return index.data(RECORD_ROLE) if index.isValid() else None
 
     def select_id(self, script_id: int) -> bool:
-        for row in range(self.model.rowCount()):
+        for row in range(self.record_count()):
             item = self.model.item(row)
             if item.data(RECORD_ROLE).id == script_id:
                 self._suppress_open = True
@@ -512,8 +647,14 @@ class HistoryPanel(QWidget):
 
     def _open_current(self) -> None:
         index = self.list.currentIndex()
-        if index.isValid():
+        if index.data(LOAD_MORE_ROLE):
+            self.load_more()
+        elif index.isValid():
             self._on_activated(index)
+
+    def _on_clicked(self, index: QModelIndex) -> None:
+        if index.data(LOAD_MORE_ROLE):
+            self.load_more()
 
     def _copy_current(self) -> None:
         record = self.current_record()
@@ -608,7 +749,7 @@ class HistoryPanel(QWidget):
 
     def _show_context_menu(self, position: Any) -> None:
         index = self.list.indexAt(position)
-        if not index.isValid():
+        if index.data(RECORD_ROLE) is None:  # empty space, or the "Load more" row
             return
         self.list.setCurrentIndex(index)
         menu = QMenu(self.list)
