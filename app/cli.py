@@ -198,6 +198,7 @@ async def _generate(service: ScriptService, args: argparse.Namespace) -> int:
         if not args.json and outcome.text:
             sys.stdout.write("\n")
         raise outcome.error
+    script_id = await outcome.wait_saved()  # one the database refused ends as an error, its text printed
     if args.json:
         result = outcome.result
         usage = asdict(result.usage) if result else None
@@ -208,7 +209,7 @@ async def _generate(service: ScriptService, args: argparse.Namespace) -> int:
             "usage": usage,
             "latency_ms": round(result.latency_ms, 3) if result else None,
             "finish_reason": result.finish_reason if result else None,
-            "script_id": outcome.script_id,
+            "script_id": script_id,
             "waited_ms": round(outcome.waited_ms, 1),
             "attempts": outcome.attempts,
             "fallback_from": outcome.fallback_from,

@@ -12,7 +12,7 @@ import pytest
 
 from app.cli import main
 from app.core.catalogue import CATALOGUE
-from app.store import Store
+from app.store import Store, StoreError
 from tests.emulator import Emulator, Fault
 
 GENERATE_PATHS = {"groq": "/chat/completions", "gemini": "Content", "ollama": "/api/chat"}
@@ -80,6 +80,19 @@ def test_generate_streams_text_to_stdout(app_env: dict[str, str], capsys: pytest
     assert run_cli("generate", "--topic", "Coffee", "--provider", "ollama", "--minutes", "1") == 0
     out = capsys.readouterr().out
     assert len(out.split()) > 5
+
+
+def test_a_script_the_database_refuses_prints_its_text_then_fails(
+    app_env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise StoreError("The disk is full.")
+
+    monkeypatch.setattr(Store, "finish_script", refuse)
+    assert run_cli("generate", "--topic", "Coffee", "--provider", "ollama", "--words", "60") == 1
+    captured = capsys.readouterr()
+    assert len(captured.out.split()) > 5  # the script itself reached the user
+    assert "error: The disk is full." in captured.err
 
 
 def test_saved_preference_routes_generation_to_groq(app_env: dict[str, str], emulator: Emulator) -> None:

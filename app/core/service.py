@@ -22,10 +22,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Future
 from contextlib import aclosing
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from app.core.catalogue import (
     INSTANCES_KEY,
@@ -55,6 +57,7 @@ from app.core.usage.pricing import PRICES_KEY, PriceTable
 if TYPE_CHECKING:
     from app.core.keys import KeyStore
     from app.store import Store
+    from app.store.writer import QueuedWrite
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +68,20 @@ REPORTED_KEY_PREFIX = "reported."  # the limits each provider last reported, so 
 REPORTED_SAVE_INTERVAL_S = 30.0
 STREAM_YIELD_INTERVAL_S = 0.004
 
+
+@dataclass(slots=True)
+class _ScriptRows:
+    """The rows one generate() leaves: its script row (queued, its id comes later) and its calls' costs."""
+
+    created: QueuedWrite[int]
+    costs: list[float | None]  # None: a call whose price is unknown
+
+    def cost(self) -> float | None:
+        return None if None in self.costs else sum(c for c in self.costs if c is not None)
+
+
 # The script an attempt belongs to, so the ledger row can point at it (set per generate() task).
-_current_script: ContextVar[int | None] = ContextVar("current_script", default=None)
+_current_script: ContextVar[_ScriptRows | None] = ContextVar("current_script", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +98,9 @@ class ScriptRequest:
 
 @dataclass(frozen=True, slots=True)
 class ScriptOutcome:
-    script_id: int
+    # The script is written to the history behind the reply, so the caller never waits for SQLite: this
+    # resolves to its id once it and its calls are in the database, or holds the error saying why not.
+    saved: Future[int] = field(compare=False, repr=False)
     status: str  # "complete" | "cancelled" | "failed"
     text: str
     provider: str  # who actually wrote it, fallback included
@@ -95,6 +112,15 @@ class ScriptOutcome:
     fallback_from: str | None = None
     cached: bool = False  # served from the response cache: nothing was sent
     cost_usd: float | None = None  # what the script's calls cost; None when a price is unknown
+
+    @property
+    def script_id(self) -> int:
+        """The script's id in the history. Blocks until it is saved: async code awaits `wait_saved()`."""
+        return self.saved.result()
+
+    async def wait_saved(self) -> int:
+        """The script's id, once the script and its calls are saved; raises StoreError when they were not."""
+        return await asyncio.wrap_future(self.saved)
 
 
 DeltaCallback = Callable[[str], None]
@@ -228,8 +254,14 @@ class ScriptService:
         hit = None
         if self.cache.enabled and request.use_cache:
             hit = self.cache.lookup(cache_key(name, writer.model, system_prompt, messages, None))
-        script_id = self.store.create_script(request.topic, persona, name, writer.model, target_words)
-        token = _current_script.set(script_id)
+        # Every row this call leaves is written behind it, while the request is under way.
+        rows = _ScriptRows(
+            self.store.later(
+                partial(self.store.create_script, request.topic, persona, name, writer.model, target_words)
+            ),
+            [],
+        )
+        token = _current_script.set(rows)
         report = CallReport()
         parts: list[str] = []
         if hit is not None:
@@ -251,17 +283,14 @@ class ScriptService:
                             await asyncio.sleep(0)
                             busy_since = time.perf_counter()
                     else:
-                        # Indexing a long script for search takes milliseconds: off the event loop.
-                        return await asyncio.to_thread(
-                            self._save_complete, script_id, item, report, name, system_prompt, messages
-                        )
+                        return self._finish(rows, item, report, name, system_prompt, messages)
         except LLMProviderError as error:
             log.warning("[ScriptService] %s failed: %s (%s)", name, error.code.value, error.message)
-            return self._end(script_id, "failed", parts, report, name, writer, error)
+            return self._end(rows, "failed", parts, report, name, writer, error)
         except WaitCancelled:  # the user cancelled a visible wait: nothing more was sent
-            return self._end(script_id, "cancelled", parts, report, name, writer, None)
+            return self._end(rows, "cancelled", parts, report, name, writer, None)
         except asyncio.CancelledError:
-            self._end(script_id, "cancelled", parts, report, name, writer, None)
+            self._end(rows, "cancelled", parts, report, name, writer, None)
             raise
         finally:
             _current_script.reset(token)
@@ -272,11 +301,11 @@ class ScriptService:
         unfinished = LLMProviderError(
             ErrorCode.INVALID_RESPONSE, f"{writer.label} ended the reply without finishing it.", provider=name
         )
-        return self._end(script_id, "failed", parts, report, name, writer, unfinished)
+        return self._end(rows, "failed", parts, report, name, writer, unfinished)
 
-    def _save_complete(
+    def _finish(
         self,
-        script_id: int,
+        rows: _ScriptRows,
         result: GenerateResult,
         report: CallReport,
         chosen: str,
@@ -285,13 +314,8 @@ class ScriptService:
     ) -> ScriptOutcome:
         if not result.cached:
             self._cache_result(result, report, system_prompt, messages)
-        return self._finish(script_id, result, report, chosen)
-
-    def _finish(
-        self, script_id: int, result: GenerateResult, report: CallReport, chosen: str
-    ) -> ScriptOutcome:
-        self.store.finish_script(
-            script_id,
+        saved = self._save_script(
+            rows,
             text=result.text,
             status="complete",
             provider=result.provider,
@@ -304,7 +328,7 @@ class ScriptService:
             finish_reason=result.finish_reason,
         )
         return ScriptOutcome(
-            script_id,
+            saved,
             "complete",
             result.text,
             result.provider,
@@ -314,7 +338,7 @@ class ScriptService:
             waited_ms=report.waited_ms,
             fallback_from=chosen if result.provider != chosen else None,
             cached=result.cached,
-            cost_usd=self.store.script_cost(script_id),
+            cost_usd=rows.cost(),
         )
 
     def _cache_result(
@@ -324,15 +348,13 @@ class ScriptService:
         if not self.cache.enabled or not report.attempts:
             return
         last = report.attempts[-1]
-        try:
-            key = cache_key(last.provider, last.model, system_prompt, messages, None)
-            self.cache.save(key, last.provider, last.model, result)
-        except Exception:  # the script is written and saved: a cache failure must not lose it
-            log.exception("[ScriptService] could not cache the answer")
+        key = cache_key(last.provider, last.model, system_prompt, messages, None)
+        cached = self.store.later(partial(self.cache.save, key, last.provider, last.model, result))
+        cached.add_done_callback(_log_failure("could not cache the answer"))  # the script is saved regardless
 
     def _end(
         self,
-        script_id: int,
+        rows: _ScriptRows,
         status: str,
         parts: list[str],
         report: CallReport,
@@ -344,17 +366,17 @@ class ScriptService:
         provider = report.provider or writer.name
         model = report.model or writer.model
         text = "".join(parts)
-        self.store.finish_script(
-            script_id,
+        saved = self._save_script(
+            rows,
             text=text,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             provider=provider,
             model=model,
             error_code=error.code.value if error else None,
             error_message=error.message if error else None,
         )
         return ScriptOutcome(
-            script_id,
+            saved,
             status,
             text,
             provider,
@@ -363,11 +385,28 @@ class ScriptService:
             attempts=report.attempt_count,
             waited_ms=report.waited_ms,
             fallback_from=chosen if provider != chosen else None,
-            cost_usd=self.store.script_cost(script_id),
+            cost_usd=rows.cost(),
         )
 
+    def _save_script(self, rows: _ScriptRows, **outcome: Any) -> Future[int]:
+        """Queue the script's outcome (partial text included) behind its other rows. The future resolves to
+        the script's id; a failure is logged and left on it for the caller to show."""
+
+        def finish() -> int:
+            script_id = rows.created.applied()
+            self.store.finish_script(script_id, **outcome)
+            return script_id
+
+        saved = self.store.later(finish)
+        saved.add_done_callback(_log_failure("could not save the script"))
+        return saved
+
     def _record_attempt(self, attempt: AttemptRecord) -> None:
-        """Each attempt that reached a provider (or a cache hit): ledger row with its cost, then counters."""
+        """Each attempt that reached a provider (or a cache hit): ledger row with its cost, then counters.
+
+        The counters (which budgets read) count it at once; the ledger row is written behind, pointing at the
+        script the attempt belongs to.
+        """
         from app.store import RequestRecord
 
         cost = (
@@ -377,8 +416,17 @@ class ScriptService:
                 attempt.provider, attempt.model, attempt.prompt_tokens, attempt.completion_tokens
             )
         )
-        record = RequestRecord(**attempt.as_dict(), script_id=_current_script.get(), cost_usd=cost)
-        self.store.record_request(record)
+        record = RequestRecord(**attempt.as_dict(), cost_usd=cost)
+        rows = _current_script.get()
+        if rows is None:
+            written = self.store.later(partial(self.store.record_request, record))
+        else:
+            used_tokens = (attempt.prompt_tokens or 0) + (attempt.completion_tokens or 0) > 0
+            rows.costs.append(None if cost is None and used_tokens else cost or 0.0)
+            written = self.store.later(
+                lambda: self.store.record_request(replace(record, script_id=rows.created.applied()))
+            )
+        written.add_done_callback(_log_failure("could not write a call to the ledger"))
         self.counters.record(record)
 
     def _save_reported(self, provider: str, model: str, *, force: bool = False) -> None:
@@ -402,7 +450,10 @@ class ScriptService:
                 for w in view.reported
                 if w.source is LimitSource.PROVIDER
             ]
-            self.store.set_setting(f"{REPORTED_KEY_PREFIX}{provider}/{view.model or ''}", rows)
+            key = f"{REPORTED_KEY_PREFIX}{provider}/{view.model or ''}"
+            self.store.later(partial(self.store.set_setting, key, rows)).add_done_callback(
+                _log_failure("could not keep the reported limits")
+            )
 
     def _restore_reported(self) -> None:
         for key, rows in self.store.settings_with_prefix(REPORTED_KEY_PREFIX).items():
@@ -466,3 +517,14 @@ class ScriptService:
         adapters = list(self._providers.values())
         self._providers.clear()
         await asyncio.gather(*(a.aclose() for a in adapters), return_exceptions=True)
+
+
+def _log_failure(what: str) -> Callable[[Future[Any]], None]:
+    """A done-callback that logs a queued write's failure (it runs on the writer thread)."""
+
+    def check(written: Future[Any]) -> None:
+        error = written.exception()
+        if error is not None:
+            log.error("[ScriptService] %s: %s", what, error, exc_info=error)
+
+    return check

@@ -42,6 +42,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from app.store.errors import StoreError
+from app.store.writer import WriteBehind
 
 BUSY_TIMEOUT_MS = 5000
 # Every timestamp column except the seed-defined user_preferences one uses this ISO 8601 UTC shape.
@@ -261,14 +262,19 @@ class Database:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.path = path
         self._conn = conn
-        self._lock = threading.Lock()
+        # Re-entrant: a queued write runs store methods inside the writer's own transaction.
+        self._lock = threading.RLock()
+        self.writes = WriteBehind(self.transaction)
 
     @contextmanager
     def locked(self) -> Iterator[sqlite3.Connection]:
         """Exclusive use of the connection in autocommit mode: each statement is its own transaction.
 
         Enough for reads and single-statement writes, and the cheapest path (no BEGIN/COMMIT round trips).
+        Writes queued on the background writer before this call land first, so a read sees them.
         """
+        if self.writes.pending:
+            self.writes.flush()
         with self._lock:
             try:
                 yield self._conn
@@ -276,6 +282,18 @@ class Database:
                 if is_damage(error):
                     raise damaged_error(self.path, error) from error
                 raise
+
+    def data_version(self) -> int | None:
+        """`PRAGMA data_version`: it changes when another connection commits. None, without waiting, while
+        another thread is using the connection."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error:
+            return None  # the caller then reads through locked(), which reports what is wrong
+        finally:
+            self._lock.release()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -285,6 +303,9 @@ class Database:
         locked" when another connection wrote in between; waiting for that lock is bounded by busy_timeout.
         """
         with self.locked() as conn:
+            if conn.in_transaction:  # nested on the same thread (a queued write in the writer's batch)
+                yield from _savepoint(conn)
+                return
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -295,6 +316,7 @@ class Database:
                 raise
 
     def close(self) -> None:
+        self.writes.close()  # what is queued is written first
         with self._lock:
             try:
                 self._conn.execute("PRAGMA optimize")  # cheap; keeps the query planner's statistics useful
@@ -302,3 +324,15 @@ class Database:
                 pass  # closing must not fail because housekeeping did (or the connection is already closed)
             finally:
                 self._conn.close()
+
+
+def _savepoint(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A transaction inside a transaction: rolled back alone on an exception, kept otherwise."""
+    conn.execute("SAVEPOINT nested")
+    try:
+        yield conn
+        conn.execute("RELEASE nested")
+    except BaseException:
+        conn.execute("ROLLBACK TO nested")
+        conn.execute("RELEASE nested")
+        raise

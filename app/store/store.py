@@ -4,11 +4,11 @@ boundaries; the SQL lives in the per-table modules it composes."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, tzinfo
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from app.store import ledger, personas, preferences, response_cache, scripts, settings, usage
 from app.store.db import Database, Migration, connect, migrate, translate_error
@@ -17,6 +17,9 @@ from app.store.paths import database_path
 from app.store.records import Persona, RequestRecord, ScriptRecord, ScriptStatus
 from app.store.response_cache import CachedResponse, CacheStats
 from app.store.usage import GroupBy, UsageReport, UsageTotals
+from app.store.writer import QueuedWrite
+
+T = TypeVar("T")
 
 
 class Store:
@@ -26,6 +29,8 @@ class Store:
         self._db = database
         # The zone whose calendar days the daily usage sums use (None: this computer's zone).
         self.usage_tz = usage_tz
+        self._memory: dict[tuple[str, ...], Any] = {}  # see _remembered()
+        self._remembered_version: int | None = None
 
     @classmethod
     def open(
@@ -64,7 +69,16 @@ class Store:
         return self._db.path
 
     def close(self) -> None:
+        """Write what is still queued, then close the connection."""
         self._db.close()
+
+    def later(self, write: Callable[[], T]) -> QueuedWrite[T]:
+        """Run `write` (a call of this store's methods) on the background writer and return at once.
+
+        For writes nobody should wait for: the rows a generation leaves. They run in the order queued, several
+        to a transaction; any read on another thread waits for them first. See `app.store.writer`.
+        """
+        return self._db.writes.submit(write)
 
     def __enter__(self) -> Self:
         return self
@@ -74,50 +88,70 @@ class Store:
     ) -> None:
         self.close()
 
-    # Preferences
+    # Preferences and personas: read by every generation, changed rarely, so answered from memory while
+    # nothing changed them (see `_remembered`).
+
+    def _remembered(self, key: tuple[str, ...], read: Callable[[sqlite3.Connection], T]) -> T:
+        """`read(conn)`, or what it returned last time if the database has not changed since.
+
+        This store's own writes to preferences forget what is remembered; `PRAGMA data_version` tells when
+        another process (the CLI, a second window) committed. While the connection is busy (the background
+        writer is mid-batch) the check is skipped rather than waited for: the answer is a moment old at most.
+        """
+        version = self._db.data_version()
+        if version is not None and version != self._remembered_version:
+            self._memory.clear()
+            self._remembered_version = version
+        if key in self._memory:
+            return self._memory[key]
+        with self._db.locked() as conn:
+            value = self._memory[key] = read(conn)
+        return value
+
+    def _forget_remembered(self) -> None:
+        self._memory.clear()
 
     def get_default_provider(self) -> str:
-        with self._db.locked() as conn:
-            return preferences.get_default_provider(conn)
+        return self._remembered(("default_provider",), preferences.get_default_provider)
 
     def get_saved_provider(self) -> str | None:
-        with self._db.locked() as conn:
-            return preferences.get_saved_provider(conn)
+        return self._remembered(("saved_provider",), preferences.get_saved_provider)
 
     def set_default_provider(self, name: str) -> None:
         with self._db.locked() as conn:
             preferences.set_default_provider(conn, name)
+        self._forget_remembered()
 
     def get_default_persona_id(self) -> str | None:
-        with self._db.locked() as conn:
-            return preferences.get_default_persona_id(conn)
+        return self._remembered(("default_persona_id",), preferences.get_default_persona_id)
 
     def set_default_persona_id(self, persona_id: str | None) -> None:
         with self._db.transaction() as conn:
             preferences.set_default_persona_id(conn, persona_id)
+        self._forget_remembered()
 
     def get_preference(self, key: str) -> str | None:
-        with self._db.locked() as conn:
-            return preferences.get_preference(conn, key)
+        return self._remembered(("preference", key), lambda conn: preferences.get_preference(conn, key))
 
     def set_preference(self, key: str, value: str | None) -> None:
         with self._db.transaction() as conn:
             preferences.set_preference(conn, key, value)
+        self._forget_remembered()
 
     # Personas
 
     def list_personas(self) -> list[Persona]:
-        with self._db.locked() as conn:
-            return personas.list_personas(conn)
+        return list(self._remembered(("personas",), personas.list_personas))
 
     def get_persona(self, id_or_name: str) -> Persona | None:
-        with self._db.locked() as conn:
-            return personas.get_persona(conn, id_or_name)
+        return self._remembered(("persona", id_or_name), lambda conn: personas.get_persona(conn, id_or_name))
 
     def default_persona(self) -> Persona:
         """The user's default persona if set and still present, else the one shipped as default."""
-        with self._db.locked() as conn:
-            return personas.default_persona(conn, preferences.get_default_persona_id(conn))
+        return self._remembered(
+            ("default_persona",),
+            lambda conn: personas.default_persona(conn, preferences.get_default_persona_id(conn)),
+        )
 
     # Scripts
 

@@ -771,13 +771,25 @@ class MainWindow(QMainWindow):
             self.show_message(short, action, timeout=0)
         elif outcome.status == "cancelled":
             self._show_banner("warning", "Cancelled. The partial text is kept in the history.", None)
+        try:
+            script_id = await outcome.wait_saved()  # the history is written behind the reply
+        except Exception as error:  # the database refused it: the text is still on screen, say so
+            log.error("The script could not be saved to the history: %s", error)
+            self._show_banner(
+                "error",
+                f"This script could not be saved to the history: {error} "
+                "It is still shown here: copy it (Ctrl+Shift+C) before writing the next one.",
+                None,
+            )
+            self.show_message("The script could not be saved to the history", timeout=0)
+            script_id = None
         store = self.service.store if self.service else None
-        if store is not None:
+        if store is not None and script_id is not None:
             try:
-                self.current_record = await run_blocking(store.get_script, outcome.script_id)
+                self.current_record = await run_blocking(store.get_script, script_id)
             except Exception:
-                log.warning("Could not reload script %s", outcome.script_id, exc_info=True)
-        self.history.schedule_refresh(select_id=outcome.script_id)
+                log.warning("Could not reload script %s", script_id, exc_info=True)
+        self.history.schedule_refresh(select_id=script_id)
         self._render_provider_state()
         self._sync_enabled()
 

@@ -255,3 +255,45 @@ def test_0003_widens_the_check_keeping_every_earlier_row(db_path: Path) -> None:
             assert store.get_saved_provider() == name
         with pytest.raises(InvalidPreferenceError):
             store.set_default_provider("openai:Not A Slug")
+
+
+# --- remembered reads: every generation reads these, so they are answered from memory ---------------------
+
+
+def test_a_change_by_another_process_is_seen_though_reads_are_remembered(
+    store: Store, raw: sqlite3.Connection
+) -> None:
+    store.set_default_provider("groq")
+    assert store.get_saved_provider() == "groq"
+    raw.execute("UPDATE user_preferences SET default_llm_provider = 'gemini'")  # the CLI, say
+    assert store.get_saved_provider() == "gemini"
+    raw.execute("UPDATE system_prompts SET name = 'Explainer' WHERE id = 'educational-explainer'")
+    assert store.get_persona("educational-explainer").name == "Explainer"  # type: ignore[union-attr]
+
+
+def test_remembered_reads_do_not_touch_the_database_until_something_changes(store: Store) -> None:
+    store.get_saved_provider(), store.default_persona(), store.list_personas()
+    statements: list[str] = []
+    store._db._conn.set_trace_callback(statements.append)
+    for _ in range(3):
+        store.get_saved_provider(), store.default_persona(), store.list_personas()
+    assert all(s == "PRAGMA data_version" for s in statements)  # one cheap check per read, no query
+    store.set_default_persona_id("calm-documentary-narrator")
+    # The store's own write forgot what it knew.
+    assert store.default_persona().id == "calm-documentary-narrator"
+    store._db._conn.set_trace_callback(None)
+
+
+def test_a_remembered_read_does_not_wait_for_the_background_writer(store: Store) -> None:
+    import threading
+
+    store.set_default_provider("groq")
+    assert store.get_saved_provider() == "groq"
+    release, parked = threading.Event(), threading.Event()
+    store.later(lambda: (parked.set(), release.wait(10)))  # the writer holds the connection mid-batch
+    assert parked.wait(10)
+    try:
+        assert store.get_saved_provider() == "groq"  # answered at once, not after the batch
+        assert not release.is_set()
+    finally:
+        release.set()

@@ -136,6 +136,21 @@ async def test_generate_streams_saves_and_badges(
     assert "Saved" in window.status_text()
 
 
+async def test_a_script_the_database_refuses_is_said_and_stays_on_screen(
+    window: MainWindow, service: FakeService
+) -> None:
+    from app.store import StoreError
+
+    service.save_error = StoreError("The disk is full.")
+    window.topic_edit.setText("Tides")
+    window.generate()
+    await wait_until(lambda: not window.is_generating)
+    await wait_until(lambda: "could not be saved" in window.status_text())
+    assert window.script_view.toPlainText() == "Hello creators, this is a script."  # nothing lost
+    assert "The disk is full." in window.banner_text() and "Ctrl+Shift+C" in window.banner_text()
+    assert window.current_record is None
+
+
 async def test_generate_needs_a_topic(window: MainWindow, service: FakeService) -> None:
     assert window.generate() is None
     assert "Type what the video is about" in window.status_text()

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -72,6 +73,7 @@ class FakeService:
     error: LLMProviderError | None = None  # fail after streaming the deltas
     fallback_to: str | None = None  # ask for consent before writing, then write with this provider
     fallback_error: LLMProviderError | None = None
+    save_error: Exception | None = None  # the database refuses the finished script
     state: RateLimitState = field(default_factory=new_state)
     key_store: Any = None
     requests: list[ScriptRequest] = field(default_factory=list)
@@ -124,7 +126,7 @@ class FakeService:
                     error_code=error.code.value,
                     error_message=error.message,
                 )
-                return ScriptOutcome(script_id, "failed", "", name, MODELS[name], error=error)
+                return ScriptOutcome(self._saved(script_id), "failed", "", name, MODELS[name], error=error)
             fallback_from, name = name, self.fallback_to
         model = MODELS[name]
         parts: list[str] = []
@@ -152,7 +154,7 @@ class FakeService:
                 error_code=self.error.code.value,
                 error_message=self.error.message,
             )
-            return ScriptOutcome(script_id, "failed", text, name, model, error=self.error)
+            return ScriptOutcome(self._saved(script_id), "failed", text, name, model, error=self.error)
         latency = (time.perf_counter() - started) * 1000.0
         result = GenerateResult(
             text=text,
@@ -176,8 +178,17 @@ class FakeService:
             finish_reason="stop",
         )
         return ScriptOutcome(
-            script_id, "complete", text, name, model, result=result, fallback_from=fallback_from
+            self._saved(script_id), "complete", text, name, model, result=result, fallback_from=fallback_from
         )
+
+    def _saved(self, script_id: int) -> Future[int]:
+        """What the real service hands back: resolved once the script is in the database."""
+        saved: Future[int] = Future()
+        if self.save_error is not None:
+            saved.set_exception(self.save_error)
+        else:
+            saved.set_result(script_id)
+        return saved
 
     def apply_settings(self) -> None:
         self.applied += 1

@@ -14,7 +14,7 @@ import inspect
 import logging
 import math
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, tzinfo
 from typing import Any, Literal, Protocol
 
@@ -74,7 +74,11 @@ class AttemptRecord:
     usage_estimated: bool = False  # tokens estimated (a stream cut short before the provider said)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Flat fields only: a shallow copy (asdict() deep-copies, which costs more than the ledger row).
+        return {name: getattr(self, name) for name in _ATTEMPT_FIELDS}
+
+
+_ATTEMPT_FIELDS = tuple(f.name for f in fields(AttemptRecord))
 
 
 class BudgetCheck(Protocol):

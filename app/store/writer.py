@@ -1,0 +1,170 @@
+"""Writes that a caller does not wait for: applied in order on one background thread, in batches.
+
+A generation's rows (the script, its ledger rows and daily sums, the cache entry) cost a few hundred
+microseconds of SQLite each, mostly the commit. Queued here they are written while the next request is
+already under way, several to one transaction, and never on the thread that streams the reply.
+
+Guarantees:
+- Order: writes run one at a time, in the order they were queued, on the writer thread.
+- Read-your-writes: `Database.locked()` on any other thread first waits for everything queued so far, so a
+  read never misses a write that was queued before it.
+- Isolation: each write runs in its own savepoint; one that raises is rolled back alone and its future gets
+  the error; the others in the batch still commit.
+- Durability: a write's future is resolved after the COMMIT of its batch; closing the store, or the
+  interpreter exiting, writes whatever is still queued first.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import AbstractContextManager
+from typing import Any, Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_BATCH = 64  # writes per transaction: bounds how long one commit holds the connection
+
+_NOT_RUN = object()
+
+
+class QueuedWrite(Future[T], Generic[T]):
+    """The future of a queued write: done once its batch is committed.
+
+    `applied()` reads the result as soon as the write has run, which is what a write queued after it needs
+    (it runs later on the same thread, possibly in the same, not yet committed, batch).
+    """
+
+    def __init__(self, write: Callable[[], T]) -> None:
+        super().__init__()
+        self.write = write
+        self._applied: Any = _NOT_RUN
+        self._error: BaseException | None = None
+
+    def applied(self) -> T:
+        """The write's result for a later write on the writer thread; raises the write's own error."""
+        if self._error is not None:
+            raise self._error
+        if self._applied is _NOT_RUN:
+            # Only reachable from outside the writer thread: wait for the commit like any reader.
+            return self.result()
+        return self._applied
+
+
+class WriteBehind:
+    """The background writer of one `Database` (see the module docstring)."""
+
+    def __init__(self, transaction: Callable[[], AbstractContextManager[Any]]) -> None:
+        self._transaction = transaction  # Database.transaction: a savepoint when nested
+        self._queue: queue.SimpleQueue[QueuedWrite[Any] | None] = queue.SimpleQueue()
+        self._queued = 0  # writes queued so far (only the queuing threads change it, under the condition)
+        self._written = 0  # writes finished so far (only the writer thread changes it, under the condition)
+        self._progress = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        _open_writers.add(self)
+
+    @property
+    def pending(self) -> int:
+        return self._queued - self._written
+
+    def is_writer_thread(self) -> bool:
+        return self._thread is not None and threading.current_thread() is self._thread
+
+    def submit(self, write: Callable[[], T]) -> QueuedWrite[T]:
+        job: QueuedWrite[T] = QueuedWrite(write)
+        with self._progress:
+            if self._closed:
+                raise RuntimeError("The store is closed: nothing more can be written.")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="scriptwright-writer", daemon=True)
+                self._thread.start()
+            self._queued += 1
+        self._queue.put(job)
+        return job
+
+    def flush(self) -> None:
+        """Wait until every write queued before this call is committed (or has failed)."""
+        if self.is_writer_thread():
+            return  # the writer reading inside a write: it is itself what others would wait for
+        with self._progress:
+            target = self._queued
+            self._progress.wait_for(lambda: self._written >= target)
+
+    def close(self) -> None:
+        """Write what is queued, then stop the thread. Idempotent."""
+        with self._progress:
+            if self._closed:
+                return
+            self._closed = True
+            thread = self._thread
+        _open_writers.discard(self)
+        if thread is not None:
+            self._queue.put(None)
+            thread.join()
+
+    # --- the writer thread ------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first, *self._take_more()]
+            stop = batch[-1] is None
+            jobs = [job for job in batch if job is not None]
+            self._write(jobs)
+            with self._progress:
+                self._written += len(jobs)
+                self._progress.notify_all()
+            if stop:
+                return
+
+    def _take_more(self) -> Iterator[QueuedWrite[Any] | None]:
+        for _ in range(MAX_BATCH - 1):
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            yield job
+            if job is None:
+                return
+
+    def _write(self, jobs: list[QueuedWrite[Any]]) -> None:
+        try:
+            with self._transaction():
+                for job in jobs:
+                    try:
+                        with self._transaction():  # a savepoint: a failing write is undone alone
+                            job._applied = job.write()
+                    except Exception as error:  # the error belongs to the caller's future
+                        job._error = error
+        except Exception as error:  # BEGIN or COMMIT failed (disk full, locked, I/O): nothing was written
+            log.error("[Store] %d queued writes could not be saved: %s", len(jobs), error)
+            for job in jobs:
+                job._error = job._error or error
+        for job in jobs:
+            if job._error is not None:
+                job.set_exception(job._error)
+            else:
+                job.set_result(job._applied)
+
+
+# Writes still queued when the interpreter exits (a store that was never closed) are written first.
+_open_writers: weakref.WeakSet[WriteBehind] = weakref.WeakSet()
+
+
+@atexit.register
+def _write_everything_queued() -> None:
+    for writer in list(_open_writers):
+        try:
+            writer.flush()
+        except Exception:  # exiting: nothing left to tell
+            log.exception("[Store] could not write the queued writes at exit")

@@ -1,0 +1,98 @@
+"""A generation's rows are written behind the reply: the caller never waits for SQLite, and loses nothing."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from app.core import service as service_module
+from app.core.service import ScriptRequest
+from app.store import Store, StoreError
+from tests.core.guards.guard_fakes import FakeGroq, Reply
+from tests.support.services import ServiceFactory
+
+PRICES = {"groq/llama-3.3-70b-versatile": {"input_per_mtok": 0.59, "output_per_mtok": 0.79}}
+
+
+def park_writer(store: Store) -> threading.Event:
+    release, parked = threading.Event(), threading.Event()
+    store.later(lambda: (parked.set(), release.wait(10)))
+    assert parked.wait(10)
+    return release
+
+
+@pytest.fixture
+def fake_groq(monkeypatch: pytest.MonkeyPatch) -> None:
+    reply = Reply(chunks=["Tides ", "follow ", "the moon."])
+    monkeypatch.setattr(
+        service_module,
+        "create_provider",
+        lambda name, settings, **k: FakeGroq([reply] * 3, model=settings.model),
+    )
+
+
+async def test_generate_returns_while_its_rows_are_still_queued_then_they_land(
+    make_service: ServiceFactory, fake_groq: None
+) -> None:
+    service = make_service()
+    service.store.set_setting("usage.prices", PRICES)
+    service.apply_settings()
+    # The first generation reads what it needs (persona, today's usage) once; later ones read nothing.
+    await (await service.generate(ScriptRequest("Warm-up", provider="groq", use_cache=False))).wait_saved()
+    release = park_writer(service.store)
+    outcome = await service.generate(ScriptRequest("Tides", provider="groq", use_cache=False))
+    # The reply is complete and its cost known, though nothing of it is in the database yet.
+    assert outcome.status == "complete" and outcome.text == "Tides follow the moon."
+    assert not outcome.saved.done()
+    release.set()
+    script_id = await outcome.wait_saved()
+    record = service.store.get_script(script_id)
+    assert record is not None and (record.status, record.text) == ("complete", outcome.text)
+    ledger = service.store.list_requests(limit=1)
+    assert [(r.script_id, r.outcome) for r in ledger] == [(script_id, "ok")]
+    assert outcome.cost_usd is not None and outcome.cost_usd > 0
+    assert outcome.cost_usd == pytest.approx(service.store.script_cost(script_id))
+
+
+async def test_a_cost_is_unknown_when_a_call_has_no_price(
+    make_service: ServiceFactory, fake_groq: None
+) -> None:
+    service = make_service()
+    request = ScriptRequest("Tides", provider="groq", model="a-model-without-a-price", use_cache=False)
+    outcome = await service.generate(request)
+    script_id = await outcome.wait_saved()
+    assert outcome.cost_usd is None and service.store.script_cost(script_id) is None
+
+
+async def test_a_script_the_database_refuses_is_an_error_on_the_outcome_not_a_crash(
+    make_service: ServiceFactory,
+    fake_groq: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    service = make_service()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise StoreError("The disk is full.")
+
+    monkeypatch.setattr(service.store, "finish_script", refuse)
+    outcome = await service.generate(ScriptRequest("Tides", provider="groq", use_cache=False))
+    assert outcome.status == "complete" and outcome.text == "Tides follow the moon."  # the text is kept
+    with pytest.raises(StoreError, match="disk is full"):
+        await outcome.wait_saved()
+    assert "could not save the script" in caplog.text
+
+
+async def test_a_new_request_does_not_wait_for_the_last_ones_rows(
+    make_service: ServiceFactory, fake_groq: None
+) -> None:
+    service = make_service()
+    await (await service.generate(ScriptRequest("Warm-up", use_cache=False))).wait_saved()
+    release = park_writer(service.store)
+    first = await service.generate(ScriptRequest("Tides", use_cache=False))
+    second = await service.generate(ScriptRequest("Tides again", use_cache=False))
+    assert first.status == second.status == "complete"
+    assert not first.saved.done() and not second.saved.done()  # both answered with the writer held
+    release.set()
+    assert await second.wait_saved() > await first.wait_saved()
