@@ -4,13 +4,17 @@
   `await` works inside the Qt event loop and widgets' `@asyncSlot`/tasks run. In them, await futures or poll
   with `asyncio.sleep`; never `qtbot.waitSignal`/`waitUntil` (they nest a second event loop).
 - Sync pytest-qt tests that click something which starts an asyncio task use the `qasync_loop` fixture.
+
+`store` (a real one in a temporary folder), `service` (a FakeService over it) and `window` (a shown MainWindow
+on them, its personas loaded) serve the window's tests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -19,8 +23,12 @@ import pytest
 import qasync
 from PySide6.QtWidgets import QApplication
 
+from app.store import Store
 from app.ui.event_loop import new_event_loop
 from app.ui.gc_guard import GuiGarbageCollector
+from app.ui.main_window import MainWindow
+
+from .window_fakes import FakeService, open_window, wait_until
 
 
 def _qt_app() -> QApplication:
@@ -69,3 +77,26 @@ def qasync_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
         asyncio.events._set_running_loop(None)
         loop.close()
         asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store.open(tmp_path / "scriptwright.db")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def service(store: Store) -> FakeService:
+    return FakeService(store)
+
+
+@pytest.fixture
+async def window(qapp: QApplication, service: FakeService, tmp_path: Path) -> AsyncIterator[MainWindow]:
+    # Not qtbot.addWidget: pytest-qt closes and deletes registered widgets BEFORE fixture teardown, outside
+    # the running loop; the window is closed here instead, with its tasks awaited.
+    async with open_window(service, tmp_path / "window.ini", data_dir=tmp_path) as win:
+        await wait_until(
+            lambda: win.persona_combo.count() > 0 and win.badge.text().startswith("Powered by Groq")
+        )
+        yield win

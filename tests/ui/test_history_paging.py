@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 from PySide6.QtCore import Qt
@@ -17,13 +16,6 @@ from app.ui.history import HISTORY_PAGE, LOAD_MORE_ROLE, HistoryPanel
 from .window_fakes import wait_until
 
 SCRIPTS = 1_200  # six pages
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(tmp_path / "scriptwright.db")
-    yield opened
-    opened.close()
 
 
 def seed_many(store: Store, count: int, topic: str = "Script {i}") -> None:

@@ -4,7 +4,6 @@ bits."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,29 +23,6 @@ from app.ui.status_texts import ProviderState, actionable_error, format_wait, pr
 
 from . import limit_states
 from .window_fakes import FakeService, open_window, wait_until
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(tmp_path / "scriptwright.db")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def service(store: Store) -> FakeService:
-    return FakeService(store)
-
-
-@pytest.fixture
-async def window(qapp: QApplication, service: FakeService, tmp_path: Path) -> AsyncIterator[MainWindow]:
-    # Not qtbot.addWidget: pytest-qt closes and deletes registered widgets BEFORE fixture teardown, outside
-    # the running loop; the window is closed here instead, with its tasks awaited.
-    async with open_window(service, tmp_path / "window.ini", data_dir=tmp_path) as win:
-        await wait_until(
-            lambda: win.persona_combo.count() > 0 and win.badge.text().startswith("Powered by Groq")
-        )
-        yield win
 
 
 def seed(store: Store, topic: str, text: str, status: str = "complete", provider: str = "groq") -> int:
