@@ -20,6 +20,7 @@ from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QTimer, Signa
 from PySide6.QtWidgets import QMainWindow, QWidget
 
 from app.ui import theme
+from app.ui.provider_warmup import warm_up_provider
 from app.ui.script_stats import WORDS_PER_MINUTE, ScriptStats
 from app.ui.status_texts import (
     ACTION_LABELS,
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         self._status_action: Action | None = None
         self._listed_running = False
         self._layout_restored = False
+        self._provider_warmed = False  # the provider's SDK has been loaded (or is loading) on a worker thread
         self._ui_built = False
         self._docks_sized = False
 
@@ -234,6 +236,7 @@ class MainWindow(QMainWindow):
         )
         self.generate_button.setDefault(True)
         self.topic_edit.returnPressed.connect(self.generate)
+        self.topic_edit.textChanged.connect(self._on_topic_changed)
 
         row.addWidget(persona_label)
         self.persona_combo.setSizePolicy(
@@ -668,6 +671,8 @@ class MainWindow(QMainWindow):
             self._set_badge(self._provider, self._model)
         self._sync_enabled()
         try:
+            # The service imports the SDK on first use, on this thread: have it loaded on a worker first.
+            await run_blocking(warm_up_provider, service, request.provider)
             outcome = await service.generate(
                 request, on_delta=self.script_view.append_delta, consent=self._consent
             )
@@ -1005,6 +1010,18 @@ class MainWindow(QMainWindow):
         if self.banner.property("kind") == "error":
             self._hide_banner()
         self._track(start_task(self.refresh_provider(), name="refresh-provider"))
+        self._warm_up_provider()  # the provider or the fallbacks may have changed
+
+    def _on_topic_changed(self, text: str) -> None:
+        # A topic is being typed: a Generate is coming. Load the provider's SDK now, off the GUI thread.
+        if text.strip() and not self._provider_warmed:
+            self._warm_up_provider()
+
+    def _warm_up_provider(self) -> None:
+        if self.service is None or self._closed:
+            return
+        self._provider_warmed = True
+        self._track(start_task(run_blocking(warm_up_provider, self.service), name="warm-up-provider"))
 
     def open_about(self) -> Any:
         from app.ui.about_dialog import AboutDialog

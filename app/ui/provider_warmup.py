@@ -1,0 +1,53 @@
+"""Load what writing with a provider needs on a worker thread, before the GUI thread needs it.
+
+The core imports a provider's adapter and SDK on first use (start-up never pays for them), and the SDKs' HTTP
+client imports more on its first request. On the GUI thread, inside the first Generate, that froze the window
+for about a second (groq + pydantic + httpx ~0.6 s; httpcore, its trio/anyio synchronisation and h11 ~0.3 s;
+the shared TLS context's CA bundle ~50 ms; anyio resolves its names lazily, ~40 ms into the first reply), and
+the garbage collector then re-scanned the hundreds of thousands of objects just created (a 50 ms pass). The
+window calls `warm_up_provider` through `run_blocking` when a topic is typed and again before it generates;
+once everything is loaded it costs microseconds.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import logging
+import sys
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# What httpx's async transport imports only when a client is built or sends its first request. A module that
+# is not installed is skipped: this only moves work off the GUI thread, it decides nothing.
+HTTP_STACK_MODULES = ("httpcore", "h11", "anyio")
+
+
+def warm_up_provider(service: Any, provider: str | None = None) -> None:
+    """Import the adapters `provider` (default: the current one) and its fallbacks write with. Blocking."""
+    from app.core.providers import provider_class
+    from app.core.providers.base import shared_tls_context
+
+    modules_before = len(sys.modules)
+    try:
+        name = provider or service.current_provider()
+        guards = getattr(service, "guards", None)
+        names = guards.settings.fallback_order(name) if guards is not None else (name,)
+        for each in names:
+            provider_class(each)
+        shared_tls_context()  # cached: built here once instead of in the first request
+    except Exception:  # generating reports the same problem properly; a warm-up only saves time
+        log.debug("Could not load the adapters for %s ahead of time", provider, exc_info=True)
+    for module_name in HTTP_STACK_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        for attribute in dir(module):  # resolves lazily exported names (anyio) now rather than mid-reply
+            getattr(module, attribute, None)
+    if len(sys.modules) > modules_before:
+        # What was just loaded lives as long as the process: move it out of the collector's way (only then:
+        # freezing also keeps whatever garbage is pending). It frees nothing, so it is safe off the GUI
+        # thread (see gc_guard), and it is instant.
+        gc.freeze()

@@ -1,0 +1,67 @@
+"""The provider's SDK is loaded on a worker thread before the service would import it on the GUI thread."""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from app.ui import main_window as main_window_module
+from app.ui.main_window import MainWindow
+from app.ui.provider_warmup import warm_up_provider
+
+from .window_fakes import FakeService, wait_until
+
+
+@pytest.fixture
+def warm_ups(monkeypatch: pytest.MonkeyPatch, service: FakeService) -> list[tuple[str | None, bool, int]]:
+    """Each warm-up as (provider asked for, ran on the GUI thread, requests the service had received)."""
+    calls: list[tuple[str | None, bool, int]] = []
+
+    def record(_service: Any, provider: str | None = None) -> None:
+        calls.append((provider, threading.current_thread() is threading.main_thread(), len(service.requests)))
+
+    monkeypatch.setattr(main_window_module, "warm_up_provider", record)
+    return calls
+
+
+async def test_generate_loads_the_provider_off_the_gui_thread_before_writing(
+    window: MainWindow, service: FakeService, warm_ups: list[tuple[str | None, bool, int]]
+) -> None:
+    window.topic_edit.setText("Tides")
+    await wait_until(lambda: len(warm_ups) == 1)  # typing loads the current provider (next test)
+    warm_ups.clear()
+    window.generate(provider="gemini")
+    await wait_until(lambda: not window.is_generating)
+    assert warm_ups == [("gemini", False, 0)]
+    assert len(service.requests) == 1
+
+
+async def test_typing_a_topic_loads_the_provider_once(
+    window: MainWindow, warm_ups: list[tuple[str | None, bool, int]]
+) -> None:
+    for text in ("T", "Ti", "", "Tides"):
+        window.topic_edit.setText(text)
+    await wait_until(lambda: len(warm_ups) == 1)
+    assert warm_ups == [(None, False, 0)]
+
+
+def test_warm_up_loads_the_chosen_provider_and_its_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded: list[str] = []
+    monkeypatch.setattr("app.core.providers.provider_class", loaded.append)
+    settings = SimpleNamespace(fallback_order=lambda chosen: (chosen, "gemini", "ollama"))
+    service = SimpleNamespace(current_provider=lambda: "groq", guards=SimpleNamespace(settings=settings))
+    warm_up_provider(service)
+    assert loaded == ["groq", "gemini", "ollama"]
+    warm_up_provider(service, "anthropic")
+    assert loaded[3:] == ["anthropic", "gemini", "ollama"]
+
+
+def test_a_failing_warm_up_is_harmless() -> None:
+    def broken() -> str:
+        raise RuntimeError("the store is closed")
+
+    warm_up_provider(SimpleNamespace(current_provider=broken))  # generating reports problems, not this
+    warm_up_provider(SimpleNamespace(current_provider=lambda: "no-such-provider"))
