@@ -4,11 +4,14 @@
 
 1. Process start to first paint: `python -m app --smoke-test` against a bare PySide6 QMainWindow script,
   measured the same way in the same run (the parent passes its CLOCK_MONOTONIC stamp; each child reports its
-  first Paint event relative to it), alternating, median of --runs each. Target: at most 1.3x the bare window.
-  The app paints in two steps (frame, then widgets); both are reported.
-2. The emulator streams ~2,000 tokens/s from Groq into the real window (real service, SDK and store): the
-  longest event-loop stall (a 1 ms QTimer heartbeat records the gaps) and each token's delay from arrival to
-  the flush that put it on screen. Targets: stall <= 16 ms, token to screen <= 50 ms.
+  first Paint event relative to it), alternating, median of --runs each. Target: at most 1.3x the bare window,
+  for the window as the user sees it, every widget painted. The app paints in two steps (the frame, then the
+  widgets); the frame alone is reported too.
+2. The emulator streams ~2,000 tokens/s from Groq into the real window (real service, SDK and store, the
+  app's GUI-thread garbage collector): the longest event-loop stall from the moment Generate is pressed (a
+  1 ms QTimer heartbeat records the gaps; the first run of the process includes loading the provider's SDK)
+  and each token's delay from arrival to the flush that put it on screen. Targets: stall <= 16 ms, token to
+  screen <= 50 ms.
 3. Idle RSS (/proc/<pid>/status VmRSS) of the app (core attached) against the bare window, 3 s after start.
 """
 
@@ -166,6 +169,11 @@ with emu:
 PARAGRAPH = "PARAGRAPH"
 
 
+def with_breaks(text: str) -> str:
+    """The emulator's paragraph marker shown as the break a real reply would carry."""
+    return text.replace(f"{PARAGRAPH} ", "\n\n")
+
+
 def start_emulator(words: int, rate: float, paragraph: int) -> tuple[subprocess.Popen[str], str]:
     """The emulator in its own process, so its threads do not compete with the window for the GIL."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -195,12 +203,14 @@ def bench_stream(
     from app.ui import theme
     from app.ui.app_context import build_context
     from app.ui.event_loop import new_event_loop
+    from app.ui.gc_guard import GuiGarbageCollector
     from app.ui.main_window import MainWindow
     from app.ui.tasks import run_blocking
 
     app = QApplication.instance() or QApplication([])
     assert isinstance(app, QApplication)
     app.setQuitOnLastWindowClosed(False)
+    GuiGarbageCollector.install(app)  # as the app runs: collections on a timer, long-lived objects frozen
     theme.apply_theme(app)
     loop = new_event_loop(app)
     asyncio.set_event_loop(loop)
@@ -240,14 +250,21 @@ def bench_stream(
             append = window.script_view.append_delta
             received: list[str] = []
 
+            first_delta_at: list[float] = []
             last_delta_at = [0.0]
 
             def append_with_paragraphs(text: str) -> None:
                 received.append(text)
                 last_delta_at[0] = time.perf_counter()
-                append(text.replace(f"{PARAGRAPH} ", "\n\n"))
+                if not first_delta_at:
+                    first_delta_at.append(last_delta_at[0])
+                append(with_breaks(text))
 
             window.script_view.append_delta = append_with_paragraphs  # type: ignore[method-assign]
+            # The finished script differs from what streamed (markers, not breaks), so the window shows it
+            # whole: with breaks too, as it would show a real reply's (which, equal to the stream, it keeps).
+            set_script = window.script_view.set_script
+            window.script_view.set_script = lambda text: set_script(with_breaks(text))  # type: ignore[method-assign]
             beats: list[float] = []
             heartbeat = QTimer()
             heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
@@ -257,19 +274,21 @@ def bench_stream(
             window.topic_edit.setText("Benchmark")
             window.length_spin.setValue(0)
             flushes_before = window.script_view.flush_count
-            started = time.perf_counter()
             heartbeat.start()
+            started = time.perf_counter()
+            beats.append(started)  # a stall in the first steps of Generate counts too
             task = window.generate()
             assert task is not None
             outcome = await task
             heartbeat.stop()
             elapsed = time.perf_counter() - started
             gaps = [(b - a) * 1000.0 for a, b in itertools.pairwise(beats)]
-            # The criterion is the stall while tokens arrive; what the window does once the script is complete
-            # (here: re-rendering, since this benchmark shows paragraph markers as breaks) is reported apart.
+            # The criterion is the stall from Generate until the last token; what the window does once the
+            # script is complete (here: showing it whole, see set_script above) is reported apart.
             streaming_gaps = [(b - a) * 1000.0 for a, b in itertools.pairwise(beats) if b <= last_delta_at[0]]
             figures.update(
                 max_stall_while_streaming_ms=max(streaming_gaps) if streaming_gaps else 0.0,
+                first_token_ms=(first_delta_at[0] - started) * 1000.0 if first_delta_at else 0.0,
             )
             figures.update(
                 status=1.0 if outcome is not None and outcome.status == "complete" else 0.0,
@@ -288,7 +307,7 @@ def bench_stream(
                 text_exact=1.0
                 if outcome is not None
                 and "".join(received) == outcome.text
-                and window.script_view.toPlainText() == outcome.text
+                and window.script_view.toPlainText() == with_breaks(outcome.text)
                 else 0.0,
             )
             window.close()
@@ -330,13 +349,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         for name, values in rows:
             print(f"   {name:28s}{statistics.median(values):8.0f}{min(values):8.0f}{max(values):8.0f}")
-        widgets_ms = statistics.median(start["app widgets"])
-        print(f"   ratio app / bare: {app_ms / bare_ms:.2f}x first paint (target <= 1.30x), "
-              f"{widgets_ms / bare_ms:.2f}x with every widget painted")  # fmt: skip
+        complete = statistics.median(start["app widgets"]) / bare_ms
+        verdict = "met" if complete <= 1.3 else "not met"
+        print(f"   app / bare, every widget painted: {complete:.2f}x (target <= 1.30x: {verdict})")
+        print(f"   app / bare, the frame alone (title, menus, background): {app_ms / bare_ms:.2f}x")
 
     if "stream" not in args.skip:
         print("\n2. Streaming ~2,000 tokens/s from the emulator (separate process) into the window")
-        for label, paragraph in (("paragraphs of 60 words", 60), ("one paragraph (worst case)", 0)):
+        runs = (
+            ("paragraphs of 60 words, the first Generate (loads the SDK)", 60),
+            ("paragraphs of 60 words, a later Generate", 60),
+            ("one paragraph (worst case)", 0),
+        )
+        for label, paragraph in runs:
             figures = bench_stream(args.seconds, nominal_rate=args.emulator_rate, paragraph=paragraph)
             stall, p99 = figures["max_stall_ms"], figures["p99_gap_ms"]
             print(f"   {label}:")
@@ -350,8 +375,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"     longest event-loop stall: {stall:.1f} ms, p99 gap {p99:.1f} ms (target <= 16 ms)")
             print(
-                "     longest stall while tokens arrive: "
-                f"{figures['max_stall_while_streaming_ms']:.1f} ms (the rest is finishing the script)"
+                "     longest stall from Generate to the last token: "
+                f"{figures['max_stall_while_streaming_ms']:.1f} ms (the rest is finishing the script); "
+                f"first token after {figures['first_token_ms']:.0f} ms"
             )
             print(
                 f"     token to screen: median {figures['median_token_to_screen_ms']:.1f} ms, "
