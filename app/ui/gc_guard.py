@@ -14,6 +14,7 @@ import gc
 from PySide6.QtCore import QObject, QTimer
 
 CHECK_INTERVAL_MS = 250
+_INSTALLED_PROPERTY = "scriptwrightGarbageCollector"
 
 
 class GuiGarbageCollector(QObject):
@@ -47,7 +48,11 @@ class GuiGarbageCollector(QObject):
 
     @classmethod
     def install(cls, app: QObject, interval_ms: int = CHECK_INTERVAL_MS) -> GuiGarbageCollector:
-        existing = app.findChild(cls)
+        # Found through a property, not app.findChild(): wrapping the application's children (its style, its
+        # event dispatcher) for the first time builds their enums, ~14 ms before the first paint.
+        existing = app.property(_INSTALLED_PROPERTY)
         if isinstance(existing, cls):
             return existing
-        return cls(app, interval_ms)
+        collector = cls(app, interval_ms)
+        app.setProperty(_INSTALLED_PROPERTY, collector)
+        return collector

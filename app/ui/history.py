@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui import theme
+from app.ui.first_paint import FirstPaintWatcher
 from app.ui.script_stats import WordCounter, spoken_duration
 from app.ui.status_texts import status_note
 from app.ui.tasks import run_blocking, start_task
@@ -406,24 +407,17 @@ class HistoryPanel(QWidget):
         self.list.customContextMenuRequested.connect(self._show_context_menu)
         self.list.clicked.connect(self._on_clicked)
 
-        self.open_action = self._action("Open", "Return", self._open_current, None)
-        self.copy_action = self._action("Copy script", None, self._copy_current, "copy")
-        self.export_action = self._action("Export…", None, self._export_current, "export")
-        self.delete_action = self._action(
-            "Delete", QKeySequence.StandardKey.Delete, self._delete_current, "delete"
-        )
+        self.open_action = self._action("Open", "Return", self._open_current)
+        self.copy_action = self._action("Copy script", None, self._copy_current)
+        self.export_action = self._action("Export…", None, self._export_current)
+        self.delete_action = self._action("Delete", QKeySequence.StandardKey.Delete, self._delete_current)
+        FirstPaintWatcher(self, self._set_menu_icons)  # seen only in the context menu: after the first paint
         self._update_empty_state()
 
     def _action(
-        self,
-        text: str,
-        shortcut: str | QKeySequence.StandardKey | None,
-        slot: Callable[[], None],
-        icon: str | None,
+        self, text: str, shortcut: str | QKeySequence.StandardKey | None, slot: Callable[[], None]
     ) -> QAction:
         action = QAction(text, self.list)
-        if icon:
-            action.setIcon(theme.icon(icon))
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
             action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
@@ -446,6 +440,9 @@ class HistoryPanel(QWidget):
 
     def refresh_theme(self) -> None:
         self._search_icon_action.setIcon(theme.icon("search", size=16))
+        self._set_menu_icons()
+
+    def _set_menu_icons(self) -> None:
         for action, name in (
             (self.copy_action, "copy"),
             (self.export_action, "export"),

@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QMainWindow, QWidget
 
 from app.ui import theme
+from app.ui.first_paint import FirstPaintWatcher
 from app.ui.provider_warmup import warm_up_provider
 from app.ui.script_stats import WORDS_PER_MINUTE, ScriptStats
 from app.ui.status_texts import (
@@ -141,6 +142,7 @@ class MainWindow(QMainWindow):
         self.restore_layout()
         self._sync_enabled()
         self.topic_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+        FirstPaintWatcher(self.composer, self._set_action_icons)  # only the menus show them: after the paint
         if self.isVisible() and not self._layout_restored:
             self._docks_sized = True
             QTimer.singleShot(0, self._size_docks)
@@ -163,7 +165,7 @@ class MainWindow(QMainWindow):
 
         from app.ui.script_view import ScriptView, StatsLine
 
-        central = QWidget(self)
+        central = self.composer = QWidget(self)
         central.setObjectName("composer")
         outer = QVBoxLayout(central)
         outer.setContentsMargins(20, 16, 20, 12)
@@ -367,28 +369,24 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         from PySide6.QtGui import QAction, QKeySequence
 
-        def action(
-            text: str, slot: Any, *shortcuts: str | QKeySequence.StandardKey, icon: str | None = None
-        ) -> QAction:
+        def action(text: str, slot: Any, *shortcuts: str | QKeySequence.StandardKey) -> QAction:
             act = QAction(text, self)
             if shortcuts:
                 act.setShortcuts([QKeySequence(s) for s in shortcuts])
-            if icon:
-                act.setIcon(theme.icon(icon))
             act.triggered.connect(lambda _checked=False: slot())
             self.addAction(act)
             return act
 
-        self.generate_action = action("Generate", self.generate, "Ctrl+Return", "Ctrl+Enter", icon="generate")
+        self.generate_action = action("Generate", self.generate, "Ctrl+Return", "Ctrl+Enter")
         self.regenerate_action = action("Regenerate (skip the cache)", self.regenerate, "Ctrl+Shift+Return")
-        self.stop_action = action("Stop", self.stop, "Esc", icon="stop")
-        self.new_action = action("New script", self.new_script, "Ctrl+N", icon="new")
-        self.export_action = action("Export…", self.export_current, "Ctrl+E", icon="export")
+        self.stop_action = action("Stop", self.stop, "Esc")
+        self.new_action = action("New script", self.new_script, "Ctrl+N")
+        self.export_action = action("Export…", self.export_current, "Ctrl+E")
         self.quit_action = action("Quit", self.close, "Ctrl+Q")
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        self.copy_action = action("Copy script", self.copy_script, "Ctrl+Shift+C", icon="copy")
-        self.find_action = action("Search history", self.focus_history_search, "Ctrl+F", icon="search")
-        self.settings_action = action("Settings…", self.open_settings, "Ctrl+,", icon="settings")
+        self.copy_action = action("Copy script", self.copy_script, "Ctrl+Shift+C")
+        self.find_action = action("Search history", self.focus_history_search, "Ctrl+F")
+        self.settings_action = action("Settings…", self.open_settings, "Ctrl+,")
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.about_action = action("About Scriptwright", self.open_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
@@ -1040,6 +1038,11 @@ class MainWindow(QMainWindow):
         colors = theme.current_colors()
         self.stop_button.setIcon(theme.icon("stop", size=14))
         self.generate_button.setIcon(theme.icon("generate", colors.accent_text, size=16))
+        self._set_action_icons()
+        self.history.refresh_theme()
+        self.history.list.viewport().update()
+
+    def _set_action_icons(self) -> None:
         for action, name in (
             (self.generate_action, "generate"),
             (self.stop_action, "stop"),
@@ -1050,8 +1053,6 @@ class MainWindow(QMainWindow):
             (self.settings_action, "settings"),
         ):
             action.setIcon(theme.icon(name))
-        self.history.refresh_theme()
-        self.history.list.viewport().update()
 
     # --- state and lifetime ---------------------------------------------------------------------------------
 
@@ -1209,19 +1210,3 @@ class _StoredError:
 
     def __str__(self) -> str:
         return self.message
-
-
-class FirstPaintWatcher(QObject):
-    """Calls `callback` once, on the first Paint event of the watched widget (used by --smoke-test)."""
-
-    def __init__(self, widget: QWidget, callback: Any) -> None:
-        super().__init__(widget)
-        self._callback = callback
-        self._done = False
-        widget.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if not self._done and event.type() == QEvent.Type.Paint:
-            self._done = True
-            QTimer.singleShot(0, self._callback)  # after this paint has finished
-        return False

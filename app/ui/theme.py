@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 THEME_ENV = "SCRIPTWRIGHT_THEME"
 SCRIPT_FONT_POINT_SIZE = 12.0
 SCRIPT_LINE_HEIGHT_PERCENT = 150
+_FOLLOWER_PROPERTY = "scriptwrightThemeFollower"
 
 
 class ThemeColors(NamedTuple):
@@ -251,8 +252,13 @@ class ThemeFollower(QObject):
 
 def follow_system_theme(app: QApplication, *, exact: bool = True) -> ThemeFollower:
     apply_theme(app, exact=exact)
-    follower = app.findChild(ThemeFollower)
-    return follower if isinstance(follower, ThemeFollower) else ThemeFollower(app)
+    # A property, not app.findChild(): that would wrap the application's children (style, event dispatcher)
+    # and build their enums, ~14 ms before the first paint.
+    follower = app.property(_FOLLOWER_PROPERTY)
+    if not isinstance(follower, ThemeFollower):
+        follower = ThemeFollower(app)
+        app.setProperty(_FOLLOWER_PROPERTY, follower)
+    return follower
 
 
 # --- resources ------------------------------------------------------------------------------------------

@@ -564,3 +564,17 @@ def test_when_text_is_relative() -> None:
     yesterday = (now - timedelta(days=1)).replace(hour=8, minute=0)
     assert when_text(yesterday.astimezone(UTC).isoformat(), now) == "Yesterday 08:00"
     assert when_text(datetime(2026, 1, 2, 12).astimezone().astimezone(UTC).isoformat(), now) == "2 Jan"
+
+
+def test_one_collector_and_one_theme_follower_per_application(qapp: QApplication) -> None:
+    from app.ui.gc_guard import GuiGarbageCollector
+
+    assert GuiGarbageCollector.install(qapp) is GuiGarbageCollector.install(qapp)
+    assert theme.follow_system_theme(qapp) is theme.follow_system_theme(qapp)
+
+
+async def test_menu_icons_arrive_once_the_window_has_painted(window: MainWindow) -> None:
+    # Loaded after the first paint (only an open menu shows them), but loaded.
+    await wait_until(lambda: not window.settings_action.icon().isNull())
+    await wait_until(lambda: not window.history.delete_action.icon().isNull())
+    assert not window.generate_action.icon().isNull() and not window.copy_action.icon().isNull()
