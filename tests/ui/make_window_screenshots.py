@@ -6,6 +6,9 @@ Writes docs/main-window.png (light) and docs/main-window-dark.png (and main-wind
 start): a seeded history (one cancelled and one failed script among them), Groq writing a script at a readable
 pace, and the dock counting down to Groq's next free request (its local limit of 2 requests per minute is used
 up). Nothing leaves this machine.
+
+`--long-history` writes history-load-more.png (light and dark) instead, for review: a history longer than a
+page, scrolled to its end, the keyboard on its "Load more" row.
 """
 
 from __future__ import annotations
@@ -48,8 +51,12 @@ SEEDED = [
 ]  # fmt: skip
 
 
-def seed_history(store: object) -> None:
-    for topic, persona_id, provider, status, text in SEEDED:
+def seed_history(store: object, count: int = len(SEEDED)) -> None:
+    """`count` scripts from SEEDED, in turn (numbered once they repeat)."""
+    for i in range(count):
+        topic, persona_id, provider, status, text = SEEDED[i % len(SEEDED)]
+        if count > len(SEEDED):
+            topic = f"{topic} ({i + 1})"
         persona = store.get_persona(persona_id)  # type: ignore[attr-defined]
         model = {"groq": "llama-3.3-70b-versatile", "gemini": "gemini-2.5-flash", "ollama": "llama3.2"}[
             provider
@@ -141,9 +148,46 @@ async def shoot(out: Path) -> None:
         await context.aclose()
 
 
+async def shoot_long_history(out: Path) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from app.store import Store
+    from app.ui import theme
+    from app.ui.history import HISTORY_PAGE
+    from app.ui.main_window import MainWindow
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store.open(Path(folder) / "scriptwright.db")
+        seed_history(store, HISTORY_PAGE + 40)
+        window = MainWindow()
+        window.resize(1320, 820)
+        window.show()
+        window.history.set_store(store)
+        while not window.history.has_more:
+            await asyncio.sleep(0.05)
+        history = window.history.list
+        history.setFocus()
+        history.setCurrentIndex(window.history.model.index(window.history.model.rowCount() - 1, 0))
+        history.scrollToBottom()
+        out.mkdir(parents=True, exist_ok=True)
+        for name, scheme in (("history-load-more.png", "light"), ("history-load-more-dark.png", "dark")):
+            os.environ[theme.THEME_ENV] = scheme
+            theme.apply_theme(app)
+            window.refresh_theme()
+            await asyncio.sleep(0.2)
+            window.grab().save(str(out / name))
+            print(out / name)
+        window.close()
+        await window.wait_idle()
+        store.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "docs")
+    parser.add_argument("--long-history", action="store_true", help="the history's Load more row, for review")
     args = parser.parse_args(argv)
 
     from PySide6.QtWidgets import QApplication
@@ -158,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     loop = new_event_loop(app)
     asyncio.set_event_loop(loop)
     with loop:
-        loop.run_until_complete(shoot(args.out))
+        loop.run_until_complete(shoot_long_history(args.out) if args.long_history else shoot(args.out))
     return 0
 
 
