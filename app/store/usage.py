@@ -144,10 +144,15 @@ def nearest_rank(values: Sequence[float], q: float) -> float | None:
 
 # --- keeping the daily sums -------------------------------------------------------------------------------
 
+# One statement per ledger row: the sums, and one more call in the latency and TTFT histograms (JSON objects
+# of bin -> count; the bins are passed as JSON paths, and a NULL one leaves its histogram as it is).
 _UPSERT_DAILY = """
 INSERT INTO usage_daily (day, provider, model, requests, errors, cancelled, cached, prompt_tokens,
-                         completion_tokens, cost_usd, cost_unknown)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                         completion_tokens, cost_usd, cost_unknown, latency_hist, ttft_hist)
+VALUES (:day, :provider, :model, :requests, :errors, :cancelled, :cached, :prompt_tokens,
+        :completion_tokens, :cost_usd, :cost_unknown,
+        CASE WHEN :latency_bin IS NULL THEN '{}' ELSE json_set('{}', :latency_bin, 1) END,
+        CASE WHEN :ttft_bin IS NULL THEN '{}' ELSE json_set('{}', :ttft_bin, 1) END)
 ON CONFLICT (day, provider, model) DO UPDATE SET
     requests = requests + excluded.requests,
     errors = errors + excluded.errors,
@@ -156,7 +161,11 @@ ON CONFLICT (day, provider, model) DO UPDATE SET
     prompt_tokens = prompt_tokens + excluded.prompt_tokens,
     completion_tokens = completion_tokens + excluded.completion_tokens,
     cost_usd = cost_usd + excluded.cost_usd,
-    cost_unknown = cost_unknown + excluded.cost_unknown
+    cost_unknown = cost_unknown + excluded.cost_unknown,
+    latency_hist = CASE WHEN :latency_bin IS NULL THEN latency_hist ELSE
+        json_set(latency_hist, :latency_bin, COALESCE(json_extract(latency_hist, :latency_bin), 0) + 1) END,
+    ttft_hist = CASE WHEN :ttft_bin IS NULL THEN ttft_hist ELSE
+        json_set(ttft_hist, :ttft_bin, COALESCE(json_extract(ttft_hist, :ttft_bin), 0) + 1) END
 """
 _UPSERT_ERROR = """
 INSERT INTO usage_daily_errors (day, provider, model, error_code, count) VALUES (?, ?, ?, ?, ?)
@@ -178,40 +187,27 @@ def _timed(record: RequestRecord) -> tuple[float | None, float | None]:
 
 def add_to_daily(conn: sqlite3.Connection, record: RequestRecord, tz: tzinfo | None) -> None:
     """Add one ledger row to its day's sums (call inside the transaction that inserts the row)."""
-    day = day_of(record.started_at, tz)
     t = UsageTotals.of(record)
-    key = (day, record.provider, record.model)
+    latency, ttft = _timed(record)
+    key = {"day": day_of(record.started_at, tz), "provider": record.provider, "model": record.model}
     conn.execute(
         _UPSERT_DAILY,
-        (
-            *key,
-            t.requests,
-            t.errors,
-            t.cancelled,
-            t.cached,
-            t.prompt_tokens,
-            t.completion_tokens,
-            t.cost_usd,
-            t.cost_unknown,
-        ),
+        {
+            **key,
+            "requests": t.requests,
+            "errors": t.errors,
+            "cancelled": t.cancelled,
+            "cached": t.cached,
+            "prompt_tokens": t.prompt_tokens,
+            "completion_tokens": t.completion_tokens,
+            "cost_usd": t.cost_usd,
+            "cost_unknown": t.cost_unknown,
+            "latency_bin": None if latency is None else f'$."{latency_bin(latency)}"',
+            "ttft_bin": None if ttft is None else f'$."{latency_bin(ttft)}"',
+        },
     )
     if record.error_code and not record.cached:
-        conn.execute(_UPSERT_ERROR, (*key, record.error_code, 1))
-    latency, ttft = _timed(record)
-    if latency is None and ttft is None:
-        return
-    row = conn.execute(
-        "SELECT latency_hist, ttft_hist FROM usage_daily WHERE day = ? AND provider = ? AND model = ?", key
-    ).fetchone()
-    hists = [json.loads(row[0]), json.loads(row[1])]
-    for hist, value in zip(hists, (latency, ttft), strict=True):
-        if value is not None:
-            index = str(latency_bin(value))
-            hist[index] = hist.get(index, 0) + 1
-    conn.execute(
-        "UPDATE usage_daily SET latency_hist = ?, ttft_hist = ? WHERE day = ? AND provider = ? AND model = ?",
-        (json.dumps(hists[0], separators=(",", ":")), json.dumps(hists[1], separators=(",", ":")), *key),
-    )
+        conn.execute(_UPSERT_ERROR, (*key.values(), record.error_code, 1))
 
 
 def needs_rebuild(conn: sqlite3.Connection) -> bool:

@@ -8,8 +8,8 @@ Guarantees:
 - Order: writes run one at a time, in the order they were queued, on the writer thread.
 - Read-your-writes: `Database.locked()` on any other thread first waits for everything queued so far, so a
   read never misses a write that was queued before it.
-- Isolation: each write runs in its own savepoint; one that raises is rolled back alone and its future gets
-  the error; the others in the batch still commit.
+- Isolation: a batch is one transaction; if any write in it raises, the batch is rolled back and each
+  write runs again alone, so only the one that fails fails (its future gets the error).
 - Durability: a write's future is resolved after the COMMIT of its batch; closing the store, or the
   interpreter exiting, writes whatever is still queued first.
 """
@@ -47,6 +47,10 @@ class QueuedWrite(Future[T], Generic[T]):
         self.write = write
         self._applied: Any = _NOT_RUN
         self._error: BaseException | None = None
+
+    def reset(self) -> None:
+        """Before (re)running: a batch that failed is written again one write at a time."""
+        self._applied, self._error = _NOT_RUN, None
 
     def applied(self) -> T:
         """The write's result for a later write on the writer thread; raises the write's own error."""
@@ -141,20 +145,19 @@ class WriteBehind:
         try:
             with self._transaction():
                 for job in jobs:
-                    try:
-                        with self._transaction():  # a savepoint: a failing write is undone alone
-                            job._applied = job.write()
-                    except Exception as error:  # the error belongs to the caller's future
-                        job._error = error
-        except Exception as error:  # BEGIN or COMMIT failed (disk full, locked, I/O): nothing was written
-            log.error("[Store] %d queued writes could not be saved: %s", len(jobs), error)
-            for job in jobs:
-                job._error = job._error or error
+                    job.reset()
+                    job._applied = job.write()
+        except Exception as error:  # a write raised, or BEGIN/COMMIT failed: nothing of the batch was kept
+            if len(jobs) > 1:  # write each alone, so that only what fails fails
+                for job in jobs:
+                    self._write([job])
+                return
+            log.warning("[Store] a queued write could not be saved: %s", error)
+            jobs[0]._error = error
+            jobs[0].set_exception(error)
+            return
         for job in jobs:
-            if job._error is not None:
-                job.set_exception(job._error)
-            else:
-                job.set_result(job._applied)
+            job.set_result(job._applied)
 
 
 # Writes still queued when the interpreter exits (a store that was never closed) are written first.

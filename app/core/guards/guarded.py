@@ -338,20 +338,15 @@ class GuardedProvider:
             raise
         done = False
         try:
-            while True:
-                if opened.head:
-                    item = opened.head.pop(0)
-                else:
-                    try:
-                        item = await opened.stream.__anext__()
-                    except StopAsyncIteration:
-                        break
+            for item in opened.head:
                 if isinstance(item, GenerateResult):
-                    await self._attempt_ok(call, opened.sent, item, streamed=True)
-                    self._end(call, None, item)
-                    done = True
+                    done = await self._stream_ended(call, opened.sent, item)
                 else:
                     call.text_seen = True
+                yield item
+            async for item in opened.stream:  # once per token: text passes straight through
+                if not isinstance(item, str):
+                    done = await self._stream_ended(call, opened.sent, item)
                 yield item
         except BaseException as exc:
             await _close(opened.stream)
@@ -371,6 +366,11 @@ class GuardedProvider:
             await self._attempt_failed(call, opened.sent, ended, streamed=True)
             self._end(call, ended)
             raise ended
+
+    async def _stream_ended(self, call: _Call, sent: _Sent, result: GenerateResult) -> bool:
+        await self._attempt_ok(call, sent, result, streamed=True)
+        self._end(call, None, result)
+        return True
 
     async def list_models(self) -> list[ModelInfo]:
         return await self.inner.list_models()
@@ -418,12 +418,26 @@ class GuardedProvider:
         report.error = error
 
     async def _with_retries(self, call: _Call, attempt: Callable[[], Awaitable[Any]]) -> Any:
+        # Most calls succeed at once, so the first attempt runs bare; a failure hands over to the retry policy
+        # (tenacity), which sees that attempt fail as if it had run it and decides the same way.
+        try:
+            return await attempt()
+        except Exception as error:
+            first_failure: Exception | None = error
+
+        async def replayed_then_again() -> Any:
+            nonlocal first_failure
+            if first_failure is not None:
+                error, first_failure = first_failure, None
+                raise error
+            return await attempt()
+
         retrying = self.policy.retrying(
             sleep=lambda seconds: self._pause(call, seconds),
             on_give_up=lambda give_up: self._give_up(call, give_up),
             can_retry=lambda _error: not call.text_seen,
         )
-        return await retrying(attempt)
+        return await retrying(replayed_then_again)
 
     async def _admit(self, call: _Call) -> _Sent:
         self.inner._check_key()  # a missing key fails before it costs a slot (nothing would be sent)

@@ -14,7 +14,7 @@ import ssl
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +61,6 @@ class ProviderChunk:
     finish_reason: str | None = None
     headers: Mapping[str, str] | None = None
     model: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class LLMProvider(ABC):
@@ -121,15 +120,16 @@ class LLMProvider(ABC):
         try:
             async for chunk in adapter_stream:
                 chunks.append(chunk)
+                text = chunk.text
                 if progress is not None:
                     if chunk.usage is not None:
                         progress.reported = chunk.usage
-                    if chunk.text:
+                    if text:
                         progress.text_chunks += 1
-                if chunk.text:
+                if text:
                     if first_token_at is None:
                         first_token_at = time.perf_counter()
-                    yield chunk.text
+                    yield text
         except LLMProviderError:
             raise
         except Exception as exc:

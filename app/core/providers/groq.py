@@ -15,6 +15,7 @@ from typing import Any
 
 import groq
 import httpx
+from groq.types.chat import ChatCompletionChunk
 
 from app.core.config import ProviderSettings
 from app.core.errors import ErrorCode, LLMProviderError
@@ -121,21 +122,28 @@ class GroqProvider(LLMProvider):
             raise self._dropped_error("the stream ended without a finish_reason")
 
     def _chunk(self, chunk: groq.types.chat.ChatCompletionChunk) -> ProviderChunk:
-        if not isinstance(chunk, groq.types.chat.ChatCompletionChunk):
+        # Runs once per token: plain attribute reads, no work for what a chunk does not carry.
+        if type(chunk) is not ChatCompletionChunk and not isinstance(chunk, ChatCompletionChunk):
             raise self._unreadable_error(f"a {type(chunk).__name__} instead of a chat.completion.chunk")
         x_groq = chunk.x_groq
-        if x_groq is not None and x_groq.error:
-            raise self.error(
-                ErrorCode.PROVIDER_UNAVAILABLE,
-                f"Groq stopped in the middle of the reply ({x_groq.error[:200]}). Try again.",
-                detail=f"x_groq.error={x_groq.error[:500]}",
-            )
-        usage = x_groq.usage if x_groq is not None and x_groq.usage is not None else chunk.usage
-        choice = chunk.choices[0] if chunk.choices else None
+        usage = chunk.usage
+        if x_groq is not None:
+            if x_groq.error:
+                raise self.error(
+                    ErrorCode.PROVIDER_UNAVAILABLE,
+                    f"Groq stopped in the middle of the reply ({x_groq.error[:200]}). Try again.",
+                    detail=f"x_groq.error={x_groq.error[:500]}",
+                )
+            if x_groq.usage is not None:
+                usage = x_groq.usage
+        choices = chunk.choices
+        if not choices:
+            return ProviderChunk(usage=_usage(usage) if usage is not None else None)
+        choice = choices[0]
         return ProviderChunk(
-            text=(choice.delta.content or "") if choice is not None else "",
-            usage=_usage(usage),
-            finish_reason=(choice.finish_reason or None) if choice is not None else None,
+            choice.delta.content or "",
+            _usage(usage) if usage is not None else None,
+            choice.finish_reason or None,
         )
 
     async def _list_models(self) -> list[ModelInfo]:

@@ -108,8 +108,14 @@ def _parse_count(value: object, source: str) -> int | None:
     return number
 
 
+class LoweredHeaders(dict[str, str]):
+    """Headers already read into text with lower-case names: reading them again is free."""
+
+
 def _lower_headers(headers: object) -> dict[str, str]:
     """The headers as a plain dict with lower-case names; junk entries dropped."""
+    if type(headers) is LoweredHeaders:
+        return headers
     if headers is None:
         return {}
     try:
@@ -117,7 +123,7 @@ def _lower_headers(headers: object) -> dict[str, str]:
     except Exception:
         _warn_once("headers", "not a mapping", headers)
         return {}
-    result: dict[str, str] = {}
+    result = LoweredHeaders()
     for item in items:
         try:
             key, value = item
@@ -139,7 +145,7 @@ _REQUEST_IDS = ("x-request-id", "request-id")
 
 def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """The headers worth keeping with a snapshot: rate limits, retry-after and the request id, never auth."""
-    kept: dict[str, str] = {}
+    kept = LoweredHeaders()
     for name, value in _lower_headers(headers).items():
         if name.startswith(("x-ratelimit-", "anthropic-ratelimit-", "retry-after")) or name in _REQUEST_IDS:
             kept[name] = value[:200]
