@@ -97,7 +97,7 @@ class LLMProvider(ABC):
             raise
         except Exception as exc:  # an SDK or transport failure: translate it, keep it chained
             raise self._map_error(exc) from exc
-        return self._result(request, [chunk], started, first_token_at=None)
+        return self._result(request, chunk.text, [chunk], started, first_token_at=None)
 
     async def stream(
         self,
@@ -115,18 +115,22 @@ class LLMProvider(ABC):
         request = self._request(messages, system_prompt, options)
         started = time.perf_counter()
         first_token_at: float | None = None
-        chunks: list[ProviderChunk] = []
+        texts: list[str] = []
+        details: list[ProviderChunk] = []  # the chunks that say more than text (usage, finish, headers)
         adapter_stream = self._stream(request)
         try:
             async for chunk in adapter_stream:
-                chunks.append(chunk)
-                text = chunk.text
-                if progress is not None:
-                    if chunk.usage is not None:
+                if isinstance(chunk, str):
+                    text = chunk
+                else:
+                    text = chunk.text
+                    details.append(chunk)
+                    if progress is not None and chunk.usage is not None:
                         progress.reported = chunk.usage
-                    if text:
-                        progress.text_chunks += 1
                 if text:
+                    texts.append(text)
+                    if progress is not None:
+                        progress.text_chunks += 1
                     if first_token_at is None:
                         first_token_at = time.perf_counter()
                     yield text
@@ -137,7 +141,7 @@ class LLMProvider(ABC):
         finally:
             # An early exit (break, cancel) closes the adapter's stream, and so its connection, at once.
             await close_stream(adapter_stream)
-        yield self._result(request, chunks, started, first_token_at)
+        yield self._result(request, "".join(texts), details, started, first_token_at)
 
     async def list_models(self) -> list[ModelInfo]:
         self._check_key()
@@ -192,7 +196,9 @@ class LLMProvider(ABC):
     async def _complete(self, request: ProviderRequest) -> ProviderChunk: ...
 
     @abstractmethod
-    def _stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]: ...
+    def _stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk | str]:
+        """The reply's chunks; a plain `str` is a chunk that carries text and nothing else (the common case,
+        and the cheapest to pass on)."""
 
     @abstractmethod
     async def _list_models(self) -> list[ModelInfo]: ...
@@ -344,11 +350,12 @@ class LLMProvider(ABC):
     def _result(
         self,
         request: ProviderRequest,
+        text: str,
         chunks: list[ProviderChunk],
         started: float,
         first_token_at: float | None,
     ) -> GenerateResult:
-        text = "".join(c.text for c in chunks)
+        """The reply's text, and what its chunks said about usage, finish reason, headers and model."""
         usage = next((c.usage for c in reversed(chunks) if c.usage is not None), None) or TokenUsage()
         finish_reason = next((c.finish_reason for c in reversed(chunks) if c.finish_reason), None)
         if not text and finish_reason in (None, "stop"):

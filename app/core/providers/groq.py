@@ -103,7 +103,7 @@ class GroqProvider(LLMProvider):
             headers=headers,
         )
 
-    async def _stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]:
+    async def _stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk | str]:
         stream = await self._sdk().chat.completions.create(
             **self._arguments(request),
             stream=True,
@@ -114,14 +114,15 @@ class GroqProvider(LLMProvider):
             yield ProviderChunk(headers=kept_headers(stream.response.headers))  # read before iterating
             async for chunk in stream:
                 provider_chunk = self._chunk(chunk)
-                finished = finished or provider_chunk.finish_reason is not None
+                if not isinstance(provider_chunk, str) and provider_chunk.finish_reason is not None:
+                    finished = True
                 yield provider_chunk
         finally:
             await close_stream(stream)  # closes the response: a cancelled stream stops Groq generating
         if not finished:
             raise self._dropped_error("the stream ended without a finish_reason")
 
-    def _chunk(self, chunk: groq.types.chat.ChatCompletionChunk) -> ProviderChunk:
+    def _chunk(self, chunk: groq.types.chat.ChatCompletionChunk) -> ProviderChunk | str:
         # Runs once per token: plain attribute reads, no work for what a chunk does not carry.
         if type(chunk) is not ChatCompletionChunk and not isinstance(chunk, ChatCompletionChunk):
             raise self._unreadable_error(f"a {type(chunk).__name__} instead of a chat.completion.chunk")
@@ -140,6 +141,8 @@ class GroqProvider(LLMProvider):
         if not choices:
             return ProviderChunk(usage=_usage(usage) if usage is not None else None)
         choice = choices[0]
+        if usage is None and not choice.finish_reason:
+            return choice.delta.content or ""
         return ProviderChunk(
             choice.delta.content or "",
             _usage(usage) if usage is not None else None,
