@@ -6,7 +6,9 @@ Contract used by the UI:
 - `generate(request, on_delta=..., consent=...)` streams, calls `on_delta(text)` for each delta and saves the
   script (the partial text too). Provider errors come back as `ScriptOutcome(status="failed", error=...)`;
   cancelling the awaiting task cancels upstream, saves the partial text as "cancelled" and re-raises
-  `CancelledError`.
+  `CancelledError`. The rows are written behind the reply (the store's background writer): the outcome is
+  returned at once and `await outcome.wait_saved()` gives the script's id, or raises StoreError when the
+  database refused it.
 - `consent(FallbackProposal)` -> "once" | "always" | "cancel" is awaited before another provider is used.
 - `state` is the live rate-limit state (subscribe with plain callbacks).
 - `apply_settings()` re-reads preferences, the named OpenAI-compatible instances, provider settings, limits
