@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future
@@ -158,6 +159,7 @@ class ScriptService:
         )
         self.guards.seed_from(store)  # a restart does not forget the calls of the last minute and day
         self._providers: dict[tuple[str, str], GuardedProvider] = {}
+        self._building = threading.Lock()
         # Resolved once per provider (a keychain read can block): apply_settings() clears it.
         self._settings: dict[str, ProviderSettings] = {}
         self._reported_saved_at: dict[tuple[str, str], float] = {}
@@ -219,9 +221,19 @@ class ScriptService:
         if model:
             settings = replace(settings, model=model)
         cache_key = (name, settings.model)
-        if cache_key not in self._providers:
-            self._providers[cache_key] = self.guards.wrap(create_provider(name, settings, clock=self.clock))
-        return self._providers[cache_key]
+        with self._building:  # prepare() may build on a worker thread while the loop asks for the same one
+            if cache_key not in self._providers:
+                adapter = create_provider(name, settings, clock=self.clock)
+                self._providers[cache_key] = self.guards.wrap(adapter)
+            return self._providers[cache_key]
+
+    def prepare(self, provider: str | None = None) -> None:
+        """Build what the first generation with `provider` (default: the current one) and its fallbacks would
+        build on the event loop: their settings (a keychain read), adapters and SDK clients. Blocking: the
+        window calls it on a worker thread while a topic is typed."""
+        name = provider or self.current_provider()
+        for each in self.guards.settings.fallback_order(name):
+            self._guarded(each).inner.prepare()
 
     def _writer(
         self, name: str, model: str | None, consent: ConsentCallback | None
@@ -255,7 +267,10 @@ class ScriptService:
         writer = self._writer(name, request.model, consent)
         hit = None
         if self.cache.enabled and request.use_cache:
-            hit = self.cache.lookup(cache_key(name, writer.model, system_prompt, messages, None))
+            # Looked up on the store's writer, behind the writes queued before it: the event loop never waits
+            # for SQLite, and an answer cached a moment ago is found.
+            key = cache_key(name, writer.model, system_prompt, messages, None)
+            hit = await asyncio.wrap_future(self.store.later(partial(self.cache.lookup, key)))
         # Every row this call leaves is written behind it, while the request is under way.
         rows = _ScriptRows(
             self.store.later(

@@ -25,18 +25,11 @@ HTTP_STACK_MODULES = ("httpcore", "h11", "anyio")
 
 
 def warm_up_provider(service: Any, provider: str | None = None) -> None:
-    """Import the adapters `provider` (default: the current one) and its fallbacks write with. Blocking."""
-    from app.core.providers import provider_class
-    from app.core.providers.base import shared_tls_context
-
+    """Build the adapters and SDK clients `provider` (default: the current one) and its fallbacks write with
+    (`ScriptService.prepare`), then the HTTP stack's lazy parts. Blocking."""
     modules_before = len(sys.modules)
     try:
-        name = provider or service.current_provider()
-        guards = getattr(service, "guards", None)
-        names = guards.settings.fallback_order(name) if guards is not None else (name,)
-        for each in names:
-            provider_class(each)
-        shared_tls_context()  # cached: built here once instead of in the first request
+        service.prepare(provider)
     except Exception:  # generating reports the same problem properly; a warm-up only saves time
         log.debug("Could not load the adapters for %s ahead of time", provider, exc_info=True)
     for module_name in HTTP_STACK_MODULES:

@@ -48,20 +48,16 @@ async def test_typing_a_topic_loads_the_provider_once(
     assert warm_ups == [(None, False, 0)]
 
 
-def test_warm_up_loads_the_chosen_provider_and_its_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
-    loaded: list[str] = []
-    monkeypatch.setattr("app.core.providers.provider_class", loaded.append)
-    settings = SimpleNamespace(fallback_order=lambda chosen: (chosen, "gemini", "ollama"))
-    service = SimpleNamespace(current_provider=lambda: "groq", guards=SimpleNamespace(settings=settings))
+def test_warm_up_prepares_the_chosen_provider_through_the_service() -> None:
+    prepared: list[str | None] = []
+    service = SimpleNamespace(prepare=prepared.append)
     warm_up_provider(service)
-    assert loaded == ["groq", "gemini", "ollama"]
     warm_up_provider(service, "anthropic")
-    assert loaded[3:] == ["anthropic", "gemini", "ollama"]
+    assert prepared == [None, "anthropic"]
 
 
 def test_a_failing_warm_up_is_harmless() -> None:
-    def broken() -> str:
+    def broken(provider: str | None = None) -> None:
         raise RuntimeError("the store is closed")
 
-    warm_up_provider(SimpleNamespace(current_provider=broken))  # generating reports problems, not this
-    warm_up_provider(SimpleNamespace(current_provider=lambda: "no-such-provider"))
+    warm_up_provider(SimpleNamespace(prepare=broken))  # generating reports problems, not this

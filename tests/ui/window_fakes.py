@@ -190,6 +190,9 @@ class FakeService:
             saved.set_result(script_id)
         return saved
 
+    def prepare(self, provider: str | None = None) -> None:
+        """Nothing to build: the fake writes without a provider."""
+
     def apply_settings(self) -> None:
         self.applied += 1
 

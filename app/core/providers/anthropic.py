@@ -53,6 +53,9 @@ class AnthropicProvider(LLMProvider):
         base = (self.settings.base_url or self.settings.entry.default_base_url or "").rstrip("/")
         return base.removesuffix("/v1")
 
+    def prepare(self) -> None:
+        self._http()
+
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(

@@ -207,6 +207,11 @@ class LLMProvider(ABC):
     def _map_error(self, exc: BaseException) -> LLMProviderError:
         """Translate an SDK or transport exception into an LLMProviderError (never raise here)."""
 
+    def prepare(self) -> None:
+        """Build the client the first call would build (SDK client, TLS context), here instead: blocking, and
+        meant for a worker thread, so that the first call on the event loop only sends. Default: nothing."""
+        return None
+
     async def _probe(self) -> RateLimitSnapshot | None:
         """The cheapest real call that proves the key and the host. Default: list the models."""
         await self.list_models()

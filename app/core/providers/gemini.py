@@ -73,6 +73,9 @@ class GeminiProvider(LLMProvider):
         self._http: httpx.AsyncClient | None = None
         self._sync_http: httpx.Client | None = None
 
+    def prepare(self) -> None:
+        self._sdk()
+
     def _sdk(self) -> genai.Client:
         if self._client is None:
             timeout = httpx.Timeout(self.settings.timeout_s, connect=self.settings.connect_timeout_s)

@@ -51,6 +51,9 @@ class GroqProvider(LLMProvider):
         super().__init__(settings, clock=clock)
         self._client: groq.AsyncGroq | None = None
 
+    def prepare(self) -> None:
+        self._sdk()
+
     def _sdk(self) -> groq.AsyncGroq:
         if self._client is None:
             timeout = httpx.Timeout(self.settings.timeout_s, connect=self.settings.connect_timeout_s)

@@ -39,6 +39,9 @@ class OllamaProvider(LLMProvider):
     def host(self) -> str:
         return self.settings.base_url or DEFAULT_HOST
 
+    def prepare(self) -> None:
+        self._sdk()
+
     def _sdk(self) -> ollama.AsyncClient:
         if self._client is None:
             self._client = ollama.AsyncClient(

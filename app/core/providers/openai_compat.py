@@ -50,6 +50,9 @@ class OpenAICompatibleProvider(LLMProvider):
     def _base(self) -> str:
         return (self.settings.base_url or self.settings.entry.default_base_url or "").rstrip("/")
 
+    def prepare(self) -> None:
+        self._http()
+
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             headers = {"Accept": "application/json"}

@@ -1,0 +1,40 @@
+"""`prepare()` builds on a worker thread what the first generation would otherwise build on the event loop."""
+
+from __future__ import annotations
+
+import threading
+
+from app.core.service import ScriptRequest
+from tests.support.services import ServiceFactory
+
+
+def test_prepare_builds_the_chosen_provider_and_its_fallbacks_with_their_clients(
+    make_service: ServiceFactory,
+) -> None:
+    service = make_service(SCRIPTWRIGHT_FALLBACK_CHAIN="groq,gemini")
+    worker = threading.Thread(target=service.prepare, args=("groq",))
+    worker.start()
+    worker.join(30)
+    built = {name: guarded.inner for (name, _model), guarded in service._providers.items()}
+    assert set(built) == {"groq", "gemini"}
+    assert all(adapter._client is not None for adapter in built.values())  # type: ignore[attr-defined]
+
+
+async def test_a_generation_after_prepare_uses_what_was_built(
+    make_service: ServiceFactory, emulator: object
+) -> None:
+    service = make_service()
+    service.prepare("groq")
+    prepared = service._guarded("groq")
+    outcome = await service.generate(ScriptRequest("Tides", provider="groq", use_cache=False))
+    assert outcome.status == "complete"
+    assert service._guarded("groq") is prepared and len(service._providers) == 1
+
+
+def test_prepare_of_an_unknown_provider_says_so(make_service: ServiceFactory) -> None:
+    import pytest
+
+    from app.core.errors import LLMProviderError
+
+    with pytest.raises(LLMProviderError, match="no-such"):
+        make_service().prepare("no-such")
