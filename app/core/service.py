@@ -192,9 +192,13 @@ class ScriptService:
         self._usage_warnings = [*warnings, *budgets.warnings, *cache.warnings]
 
     def _track_current_models(self) -> None:
-        """Give each provider's current model a row in the state, so the panel shows it before first use."""
+        """Give each provider's current model a row in the state, so the panel shows it before first use, and
+        load today's and this month's usage now: the first request's limiter and budget checks then read
+        memory, not a ledger behind the writes that request has just queued."""
         for name in provider_names():
             self.state.track(self.guards.registry.limiter(name, self.provider_settings(name).model))
+            self.counters.day(name)
+            self.counters.month(name)
 
     # --- choosing a provider -------------------------------------------------------------------------
 

@@ -96,3 +96,20 @@ async def test_a_new_request_does_not_wait_for_the_last_ones_rows(
     assert not first.saved.done() and not second.saved.done()  # both answered with the writer held
     release.set()
     assert await second.wait_saved() > await first.wait_saved()
+
+
+async def test_a_new_services_first_request_reads_nothing_behind_the_writer(
+    make_service: ServiceFactory, fake_groq: None
+) -> None:
+    service = make_service()  # today's usage is loaded here, not at the first request's admission
+    service.store.default_persona()
+    release, parked = threading.Event(), threading.Event()
+    held = service.store.later(lambda: (parked.set(), release.wait(10)))
+    assert parked.wait(10)
+    try:
+        outcome = await service.generate(ScriptRequest("Tides", provider="groq", use_cache=False))
+        # Had the request read the ledger, it would have waited for the held write to end first.
+        assert not held.done()
+    finally:
+        release.set()
+    assert outcome.status == "complete" and outcome.waited_ms < 1.0
