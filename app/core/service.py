@@ -59,6 +59,7 @@ from app.core.usage.pricing import PRICES_KEY, PriceTable
 
 if TYPE_CHECKING:
     from app.core.keys import KeyStore
+    from app.core.providers.base import LLMProvider
     from app.store import Store
     from app.store.writer import QueuedWrite
 
@@ -159,6 +160,7 @@ class ScriptService:
         )
         self.guards.seed_from(store)  # a restart does not forget the calls of the last minute and day
         self._providers: dict[tuple[str, str], GuardedProvider] = {}
+        self._prepared: dict[tuple[str, str], LLMProvider] = {}  # built by prepare(), not yet wrapped
         self._building = threading.Lock()
         # Resolved once per provider (a keychain read can block): apply_settings() clears it.
         self._settings: dict[str, ProviderSettings] = {}
@@ -225,19 +227,31 @@ class ScriptService:
         if model:
             settings = replace(settings, model=model)
         cache_key = (name, settings.model)
-        with self._building:  # prepare() may build on a worker thread while the loop asks for the same one
+        with self._building:
             if cache_key not in self._providers:
-                adapter = create_provider(name, settings, clock=self.clock)
+                adapter = self._prepared.pop(cache_key, None)
+                if adapter is None:
+                    adapter = create_provider(name, settings, clock=self.clock)
+                # Wrapping registers the provider with the live state, whose listeners are the window's: this
+                # happens here, on the event loop, never in prepare()'s thread.
                 self._providers[cache_key] = self.guards.wrap(adapter)
             return self._providers[cache_key]
 
     def prepare(self, provider: str | None = None) -> None:
         """Build what the first generation with `provider` (default: the current one) and its fallbacks would
         build on the event loop: their settings (a keychain read), adapters and SDK clients. Blocking: the
-        window calls it on a worker thread while a topic is typed."""
+        window calls it on a worker thread while a topic is typed; the next generation picks them up."""
         name = provider or self.current_provider()
         for each in self.guards.settings.fallback_order(name):
-            self._guarded(each).inner.prepare()
+            settings = self.provider_settings(each)
+            key = (each, settings.model)
+            with self._building:
+                if key in self._providers or key in self._prepared:
+                    continue
+            adapter = create_provider(each, settings, clock=self.clock)
+            adapter.prepare()
+            with self._building:
+                self._prepared.setdefault(key, adapter)
 
     def _writer(
         self, name: str, model: str | None, consent: ConsentCallback | None
@@ -532,8 +546,10 @@ class ScriptService:
         self.guards.apply(load_guard_settings(self.env, self.store))
         self.state.retain(provider_names())  # a removed instance leaves the panel
         self._track_current_models()
-        stale = list(self._providers.values())
-        self._providers.clear()
+        with self._building:
+            stale: list[GuardedProvider | LLMProvider] = [*self._providers.values(), *self._prepared.values()]
+            self._providers.clear()
+            self._prepared.clear()
         for adapter in stale:
             asyncio.get_event_loop().create_task(adapter.aclose())
 

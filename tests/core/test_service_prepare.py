@@ -12,12 +12,17 @@ def test_prepare_builds_the_chosen_provider_and_its_fallbacks_with_their_clients
     make_service: ServiceFactory,
 ) -> None:
     service = make_service(SCRIPTWRIGHT_FALLBACK_CHAIN="groq,gemini")
-    worker = threading.Thread(target=service.prepare, args=("groq",))
+    tracked: list[str] = []
+    service.state.subscribe(lambda *args: tracked.append(threading.current_thread().name))
+    worker = threading.Thread(target=service.prepare, args=("groq",), name="warm-up")
     worker.start()
     worker.join(30)
-    built = {name: guarded.inner for (name, _model), guarded in service._providers.items()}
+    built = {name: adapter for (name, _model), adapter in service._prepared.items()}
     assert set(built) == {"groq", "gemini"}
     assert all(adapter._client is not None for adapter in built.values())  # type: ignore[attr-defined]
+    # Nothing the window listens to ran in the worker thread: wrapping waits for the event loop.
+    assert "warm-up" not in tracked and service._providers == {}
+    assert service._guarded("gemini").inner is built["gemini"]
 
 
 async def test_a_generation_after_prepare_uses_what_was_built(
@@ -25,10 +30,10 @@ async def test_a_generation_after_prepare_uses_what_was_built(
 ) -> None:
     service = make_service()
     service.prepare("groq")
-    prepared = service._guarded("groq")
+    prepared = service._prepared[("groq", service.provider_settings("groq").model)]
     outcome = await service.generate(ScriptRequest("Tides", provider="groq", use_cache=False))
     assert outcome.status == "complete"
-    assert service._guarded("groq") is prepared and len(service._providers) == 1
+    assert service._guarded("groq").inner is prepared and service._prepared == {}
 
 
 def test_prepare_of_an_unknown_provider_says_so(make_service: ServiceFactory) -> None:
