@@ -157,7 +157,10 @@ def _load_settings(service: Any, key_store: Any) -> LoadedSettings:
     for name, entry in CATALOGUE.items():
         saved = store.settings_with_prefix(f"provider.{name}.")
         model = saved.get(setting_key(name, "model")) or env.get(entry.model_env) or entry.default_model
-        base_url = saved.get(setting_key(name, "base_url")) or ""
+        # A server the user added shows its own URL (kept in its entry); an empty Ollama host is the default.
+        base_url = saved.get(setting_key(name, "base_url")) or (
+            entry.default_base_url if name not in BUILTIN else ""
+        )
         stored = key_store.get(name) if key_store is not None and entry.needs_key else None
         env_var = next((var for var in entry.key_envs if env.get(var)), None)
         limits = guards.limit_for(name)
@@ -278,22 +281,33 @@ class ProviderSection(QWidget):
             form.addRow(key_label, _stack(*key_parts))
             self.key_field.textChanged.connect(self._on_key_edited)
 
-        # host
+        # host: Ollama's (optional), or the base URL of a server the user added (required, kept in its entry)
         self.host_edit: QLineEdit | None = None
         self.host_error = _error_label(f"hostError_{name}", self)
-        if name == "ollama":
+        self.is_named_server = name not in BUILTIN
+        if name == "ollama" or self.is_named_server:
             self.host_edit = QLineEdit(self)
             self.host_edit.setObjectName(f"hostEdit_{name}")
             self.host_edit.setPlaceholderText(entry.default_base_url or "http://127.0.0.1:11434")
-            self.host_edit.setClearButtonEnabled(True)
-            self.host_edit.setAccessibleName(f"{entry.label} host")
-            self.host_edit.setAccessibleDescription(
-                f"The address of the {entry.label} server. Empty: {entry.default_base_url} "
-                f"(or {entry.base_url_env} from the environment)."
-            )
-            host_label = QLabel("&Host:", self)
+            self.host_edit.setClearButtonEnabled(not self.is_named_server)
+            if self.is_named_server:
+                self.host_edit.setAccessibleName(f"{entry.label} base URL")
+                self.host_edit.setAccessibleDescription(
+                    "The address before /chat/completions, starting with http:// or https://."
+                )
+                host_label = QLabel("&Base URL:", self)
+                host_hint = MutedLabel("The address before /chat/completions.", self)
+            else:
+                self.host_edit.setAccessibleName(f"{entry.label} host")
+                self.host_edit.setAccessibleDescription(
+                    f"The address of the {entry.label} server. Empty: {entry.default_base_url} "
+                    f"(or {entry.base_url_env} from the environment)."
+                )
+                host_label = QLabel("&Host:", self)
+                host_hint = MutedLabel(
+                    f"Empty: {entry.default_base_url}, or {entry.base_url_env} if set.", self
+                )
             host_label.setBuddy(self.host_edit)
-            host_hint = MutedLabel(f"Empty: {entry.default_base_url}, or {entry.base_url_env} if set.", self)
             form.addRow(host_label, _stack(self.host_edit, self.host_error, host_hint))
             self.host_edit.textChanged.connect(self._on_host_edited)
 
@@ -450,9 +464,12 @@ class ProviderSection(QWidget):
         if self.host_edit is not None:
             host = values.base_url
             message = ""
-            if host and not host.lower().startswith(("http://", "https://")):
+            what = "base URL" if self.is_named_server else "host"
+            if not host and self.is_named_server:
+                message = f"Enter the server's base URL (for example {self.entry.default_base_url})."
+            elif host and not host.lower().startswith(("http://", "https://")):
                 example = self.entry.default_base_url
-                message = f"The host must start with http:// or https:// (for example {example})."
+                message = f"The {what} must start with http:// or https:// (for example {example})."
             self._show_error(self.host_error, message)
             if message and first is None:
                 first = self.host_edit
@@ -904,7 +921,8 @@ class SettingsDialog(QDialog):
             MutedLabel(
                 "Add any server that speaks OpenAI's API under a name of your own (LM Studio on this "
                 "computer, OpenRouter, vLLM). Each is a provider of its own, with its own model, key, "
-                "limits, usage and cost. A server added here appears in the lists above once saved.",
+                "limits, usage and cost. Once saved, a server appears in the lists above, with a tab where "
+                "its model, base URL and key can be changed.",
                 frame,
             )
         )
@@ -1178,13 +1196,18 @@ class SettingsDialog(QDialog):
         to_write: dict[str, Any] = {}
         to_delete: list[str] = []
         keys: dict[str, str | None] = {}
+        instances = list(self._instances)
         for name, section in self.sections.items():
             before = section.loaded_values
             now = section.values()
             model = now.model or CATALOGUE[name].default_model
             if model != before.model:
                 to_write[setting_key(name, "model")] = model
-            if now.base_url != before.base_url:
+            if section.is_named_server:
+                if now.base_url != before.base_url:  # kept in the server's entry, not as an override
+                    instances = [replace(i, base_url=now.base_url) if i.id == name else i for i in instances]
+                    to_delete.append(setting_key(name, "base_url"))
+            elif now.base_url != before.base_url:
                 if now.base_url:
                     to_write[setting_key(name, "base_url")] = now.base_url
                 else:
@@ -1197,9 +1220,9 @@ class SettingsDialog(QDialog):
                 to_write[rate_key(name, "seconds_per_request")] = now.seconds_per_request or "none"
             if CATALOGUE[name].needs_key and now.key != before.key:
                 keys[name] = now.key or None
-        if tuple(self._instances) != loaded.instances:
-            to_write[INSTANCES_KEY] = [instance.as_json() for instance in self._instances]
-            kept = {instance.id for instance in self._instances}
+        if tuple(instances) != loaded.instances:
+            to_write[INSTANCES_KEY] = [instance.as_json() for instance in instances]
+            kept = {instance.id for instance in instances}
             for removed in (i.id for i in loaded.instances if i.id not in kept):
                 keys[removed] = (
                     None  # with its settings (`_write` deletes `provider.<id>.*`, `ratelimit.<id>.*`)

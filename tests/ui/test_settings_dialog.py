@@ -630,3 +630,62 @@ def test_an_openai_compatible_server_is_added_then_removed(
         assert not any(view.provider == ident for view in service.state.snapshot())
     finally:
         store.close()
+
+
+def test_a_named_server_base_url_is_edited_in_its_own_tab(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server's base URL shows in its tab; empty or without a scheme it is refused with nothing saved; a new
+    URL is written into the server's entry (not as an override) and the next request uses it."""
+    from app.core.catalogue import INSTANCES_KEY
+    from app.core.types import ModelInfo
+    from app.store import Store
+    from tests.ui.settings_fakes import MemoryKeyring
+
+    ident = "openai:lm-studio"
+    entry = {
+        "id": ident,
+        "label": "LM Studio",
+        "base_url": "http://127.0.0.1:1234/v1",
+        "model": "qwen2.5-7b",
+        "needs_key": False,
+    }
+    store = Store.open(tmp_path / "scriptwright.db")
+    store.set_setting(INSTANCES_KEY, [entry])
+    key_store = KeyStore(tmp_path, backend=MemoryKeyring())
+    service = ScriptService(store, {}, key_store=key_store)
+    seen_urls: list[str | None] = []
+
+    async def list_models(provider: str, settings: Any = None) -> list[ModelInfo]:
+        seen_urls.append(settings.base_url if settings is not None else None)
+        return [ModelInfo(id="qwen2.5-7b")]
+
+    monkeypatch.setattr(service, "list_models", list_models)
+    try:
+        dialog = open_dialog(qtbot, service, key_store)
+        host = child(dialog, QLineEdit, f"hostEdit_{ident}")
+        assert host.text() == "http://127.0.0.1:1234/v1"
+        assert host.accessibleName() == "LM Studio base URL"
+
+        host.setText("")
+        dialog.save_button.click()
+        error = child(dialog, QWidget, f"hostError_{ident}")
+        assert "base URL" in error.accessibleName() and dialog.isVisible()
+        host.setText("192.168.1.20:1234/v1")
+        dialog.save_button.click()
+        assert "http://" in error.accessibleName() and dialog.isVisible()
+        assert store.get_setting(INSTANCES_KEY) == [entry]  # nothing written
+
+        host.setText("http://192.168.1.20:1234/v1")
+        qtbot.waitUntil(lambda: "http://192.168.1.20:1234/v1" in seen_urls, timeout=3000)  # models re-fetched
+        save_and_wait(qtbot, dialog)
+        assert store.get_setting(INSTANCES_KEY) == [{**entry, "base_url": "http://192.168.1.20:1234/v1"}]
+        assert store.settings_with_prefix(f"provider.{ident}.base_url") == {}
+        assert service.provider_settings(ident).base_url == "http://192.168.1.20:1234/v1"
+
+        reopened = open_dialog(qtbot, service, key_store)
+        assert child(reopened, QLineEdit, f"hostEdit_{ident}").text() == "http://192.168.1.20:1234/v1"
+        instance_list = child(reopened, QListWidget, "instanceList")
+        assert "192.168.1.20" in instance_list.item(0).text()
+    finally:
+        store.close()
