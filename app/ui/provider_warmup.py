@@ -19,9 +19,10 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-# What httpx's async transport imports only when a client is built or sends its first request. A module that
-# is not installed is skipped: this only moves work off the GUI thread, it decides nothing.
-HTTP_STACK_MODULES = ("httpcore", "h11", "anyio")
+# What httpx's async transport imports only when a client is built or sends its first request (httpcore's
+# first lock loads anyio's asyncio backend: ~8 ms on the first reply). A module that is not installed is
+# skipped: this only moves work off the GUI thread, it decides nothing.
+HTTP_STACK_MODULES = ("httpcore", "h11", "anyio", "anyio._backends._asyncio")
 
 
 def warm_up_provider(service: Any, provider: str | None = None) -> None:
