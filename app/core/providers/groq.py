@@ -52,7 +52,9 @@ class GroqProvider(LLMProvider):
         self._client: groq.AsyncGroq | None = None
 
     def prepare(self) -> None:
-        self._sdk()
+        # The client imports its resource modules (chat, audio, ...) on first access, ~10 ms.
+        _ = self._sdk().chat.completions
+        _parse_sample_chunk()
 
     def _sdk(self) -> groq.AsyncGroq:
         if self._client is None:
@@ -313,6 +315,40 @@ class GroqProvider(LLMProvider):
             window=violation.window,
             snapshot=self._refusal_snapshot(violation, headers, now),
         )
+
+
+def _parse_sample_chunk() -> None:
+    """Parse one streamed chunk as the SDK parses each chunk, here rather than on the event loop.
+
+    The SDK's models build their pydantic validators on first use (`defer_build`), and the SDK builds a
+    TypeAdapter per union field (`x_groq`, `usage`) on the first chunk that carries one: ~15-50 ms on the
+    first reply's first and last chunks, which froze the window mid-stream. One chunk with every field the
+    reply uses builds them all.
+    """
+    usage = {
+        "prompt_tokens": 1,
+        "completion_tokens": 1,
+        "total_tokens": 2,
+        "queue_time": 0.0,
+        "total_time": 0.0,
+    }
+    ChatCompletionChunk.construct(
+        id="chatcmpl-sample",
+        object="chat.completion.chunk",
+        created=0,
+        model="sample",
+        system_fingerprint="fp_sample",
+        choices=[
+            {
+                "index": 0,
+                "delta": {"role": "assistant", "content": "Hi"},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        x_groq={"id": "req_sample", "usage": usage},
+        usage=usage,
+    )
 
 
 def _error_fields(body: object) -> tuple[str | None, str | None]:
