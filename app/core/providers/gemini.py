@@ -31,7 +31,7 @@ from app.core.providers.base import (
 from app.core.ratelimit.clock import Clock
 from app.core.ratelimit.snapshot import QuotaViolation, RateLimitSnapshot
 from app.core.ratelimit.wire import parse_gemini_error
-from app.core.types import ModelInfo, TokenUsage
+from app.core.types import ChatMessage, GenerateOptions, ModelInfo, TokenUsage
 
 # The responses a streamed call opened, so that closing our stream closes them at once (the SDK nests
 # several async generators; without this the innermost would only close when garbage-collected).
@@ -75,6 +75,45 @@ class GeminiProvider(LLMProvider):
 
     def prepare(self) -> None:
         self._sdk()
+        self._build_sample_exchange()
+
+    def _build_sample_exchange(self) -> None:
+        """Build a request and parse a streamed chunk as the SDK does, here rather than on the event loop.
+
+        The SDK's models build their pydantic validators on first use (`defer_build`): the request's config
+        and parameters, then each type a chunk holds, ~40-90 ms on the first reply, in blocks that froze the
+        window. One request and one chunk with every field the reply uses build them all.
+        """
+        request = ProviderRequest(
+            messages=(ChatMessage(role="user", content="Hi"),),
+            system_prompt="Sample",
+            options=GenerateOptions(temperature=0.7, max_output_tokens=16),
+            model=self.model,
+        )
+        genai_types._GenerateContentParameters(**self._arguments(request))  # what a call is validated with
+        genai_types.HttpResponse(headers={})  # attached to every chunk
+        tokens = [{"modality": "TEXT", "token_count": 1}]
+        genai_types.GenerateContentResponse._from_response(
+            response={
+                "candidates": [
+                    {
+                        "content": {"parts": [{"text": "Hi"}], "role": "model"},
+                        "finish_reason": "STOP",
+                        "index": 0,
+                    }
+                ],
+                "usage_metadata": {
+                    "prompt_token_count": 1,
+                    "candidates_token_count": 1,
+                    "total_token_count": 2,
+                    "prompt_tokens_details": tokens,
+                    "candidates_tokens_details": tokens,
+                },
+                "model_version": self.model,
+                "response_id": "sample",
+            },
+            kwargs={},
+        )
 
     def _sdk(self) -> genai.Client:
         if self._client is None:
