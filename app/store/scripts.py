@@ -12,6 +12,8 @@ from app.store.records import SCRIPT_STATUSES, Persona, ScriptRecord, ScriptStat
 
 _COLUMNS = column_names(ScriptRecord)
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM scripts"
+# Ids break ties on created_at (two scripts in one millisecond), so the order is total and a page can end on
+# any script: the next starts strictly after it.
 _NEWEST_FIRST = "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
 # A persona deleted since the script was written becomes NULL here instead of failing the foreign key.
 _PERSONA_ID_IF_EXISTS = "(SELECT id FROM system_prompts WHERE id = ?)"
@@ -112,23 +114,46 @@ def fts_query(search: str) -> str | None:
     return " ".join(f'"{word}"*' for word in words) if words else None
 
 
-def list_scripts(
-    conn: sqlite3.Connection, limit: int = 50, offset: int = 0, search: str | None = None
-) -> list[ScriptRecord]:
-    """Newest first; with `search`, only scripts whose topic or text contains every word typed."""
+def _matching(search: str | None) -> tuple[list[str], list[Any]]:
+    """The conditions (and their parameters) for the scripts `search` finds: every script for a blank one."""
     if search is None or not search.strip():
-        rows = conn.execute(f"{_SELECT} {_NEWEST_FIRST}", (limit, offset))
-    elif (query := fts_query(search)) is not None:
-        matching = "SELECT rowid FROM scripts_fts WHERE scripts_fts MATCH ?"
-        rows = conn.execute(f"{_SELECT} WHERE id IN ({matching}) {_NEWEST_FIRST}", (query, limit, offset))
-    else:
-        # Only punctuation (say "?!"): the word index cannot see it, so fall back to a substring scan.
-        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", search.strip()) + "%"
-        rows = conn.execute(
-            f"{_SELECT} WHERE topic LIKE ? ESCAPE '\\' OR text LIKE ? ESCAPE '\\' {_NEWEST_FIRST}",
-            (pattern, pattern, limit, offset),
-        )
+        return [], []
+    if (query := fts_query(search)) is not None:
+        return ["id IN (SELECT rowid FROM scripts_fts WHERE scripts_fts MATCH ?)"], [query]
+    # Only punctuation (say "?!"): the word index cannot see it, so fall back to a substring scan.
+    pattern = "%" + re.sub(r"([\\%_])", r"\\\1", search.strip()) + "%"
+    return ["(topic LIKE ? ESCAPE '\\' OR text LIKE ? ESCAPE '\\')"], [pattern, pattern]
+
+
+def _where(conditions: list[str]) -> str:
+    return f"WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
+def list_scripts(
+    conn: sqlite3.Connection,
+    limit: int = 50,
+    offset: int = 0,
+    search: str | None = None,
+    before: tuple[str, int] | None = None,
+) -> list[ScriptRecord]:
+    """Newest first; with `search`, only scripts whose topic or text contains every word typed.
+
+    `before` is the (created_at, id) of the last script of the previous page: only older scripts are listed,
+    so a script added or deleted meanwhile neither repeats nor skips one (as counting rows would).
+    """
+    conditions, parameters = _matching(search)
+    if before is not None:
+        conditions.append("(created_at, id) < (?, ?)")  # the index on created_at (and rowid) serves it
+        parameters += before
+    rows = conn.execute(f"{_SELECT} {_where(conditions)} {_NEWEST_FIRST}", (*parameters, limit, offset))
     return [_record(row) for row in rows]
+
+
+def count_scripts(conn: sqlite3.Connection, search: str | None = None) -> int:
+    """How many scripts `list_scripts` would page through for `search`."""
+    conditions, parameters = _matching(search)
+    (count,) = conn.execute(f"SELECT count(*) FROM scripts {_where(conditions)}", parameters).fetchone()
+    return int(count)
 
 
 def delete_script(conn: sqlite3.Connection, script_id: int) -> ScriptRecord | None:

@@ -202,9 +202,21 @@ class Store:
         with self._db.locked() as conn:
             return scripts.get_script(conn, script_id)
 
-    def list_scripts(self, limit: int = 50, offset: int = 0, search: str | None = None) -> list[ScriptRecord]:
+    def list_scripts(
+        self,
+        limit: int = 50,
+        offset: int = 0,
+        search: str | None = None,
+        *,
+        before: tuple[str, int] | None = None,
+    ) -> list[ScriptRecord]:
+        """Newest first; `before`: the (created_at, id) of the previous page's last script: the next page."""
         with self._db.locked() as conn:
-            return scripts.list_scripts(conn, limit, offset, search)
+            return scripts.list_scripts(conn, limit, offset, search, before)
+
+    def count_scripts(self, search: str | None = None) -> int:
+        with self._db.locked() as conn:
+            return scripts.count_scripts(conn, search)
 
     def delete_script(self, script_id: int) -> ScriptRecord | None:
         """Delete and return what was deleted, for undo; None if there was no such script."""
