@@ -1,10 +1,11 @@
 """The history sidebar: every script, newest first, searchable; open, copy, export or delete (with undo).
 
 The list holds a page of scripts at a time: the newest HISTORY_PAGE, then a "Load more" row at its end that
-appends the next older page (search results page the same way), so a long history opens at once and stays
-reachable to its first script. Store calls run on a worker thread (the store serialises them behind its own
-lock), so a large history or a slow disk never freezes the window. Failed and cancelled scripts keep their
-partial text and say so in words, not by colour alone.
+appends the scripts older than the last one shown (search results page the same way), so a long history opens
+at once and stays reachable to its first script; a line under the list says how many are shown of how many.
+Store calls run on a worker thread (the store serialises them behind its own lock), so a large history or a
+slow disk never freezes the window. Failed and cancelled scripts keep their partial text and say so in words,
+not by colour alone.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from PySide6.QtGui import (
     QKeySequence,
     QPainter,
     QPainterPath,
+    QPalette,
     QStandardItem,
     QStandardItemModel,
 )
@@ -146,6 +148,20 @@ def suggested_filename(record: ScriptRecord, suffix: str = ".md") -> str:
 def write_export(record: ScriptRecord, path: Path) -> Path:
     path.write_text(export_text(record, path), encoding="utf-8")
     return path
+
+
+def count_text(shown: int, total: int, *, search: bool) -> str:
+    """'200 of 1,234 scripts' while older ones remain to load, else '1,234 scripts'; a search's 'matches'."""
+    singular, plural = ("match", "matches") if search else ("script", "scripts")
+    noun = singular if total == 1 else plural
+    return f"{shown:,} of {total:,} {noun}" if shown < total else f"{total:,} {noun}"
+
+
+def load_page(
+    store: Store, limit: int, search: str | None, before: tuple[str, int] | None = None
+) -> tuple[list[ScriptRecord], int]:
+    """A page of scripts (newest first, older than `before`) and how many `search` finds in all. Blocking."""
+    return store.list_scripts(limit, search=search, before=before), store.count_scripts(search)
 
 
 # --- the list
@@ -348,6 +364,7 @@ class HistoryPanel(QWidget):
         self._select_running = False
         self._shown_search: str | None = None  # the search the list shows (None: every script)
         self._has_more = False
+        self._total = 0  # the scripts the shown search finds, loaded or not
         self._loading_more: asyncio.Task[None] | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
         self.running = False  # the window is writing a script: the newest "generating" row is that one
@@ -386,6 +403,17 @@ class HistoryPanel(QWidget):
             "exports. While older scripts remain, the last row loads more."
         )
         layout.addWidget(self.list, 1)
+
+        self.count_label = QLabel(self)
+        self.count_label.setObjectName("historyCount")
+        self.count_label.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.count_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)  # the theme's muted colour
+        count_font = self.count_label.font()
+        if count_font.pointSizeF() > 0:
+            count_font.setPointSizeF(max(count_font.pointSizeF() - 1, 7.0))
+        self.count_label.setFont(count_font)
+        self.count_label.hide()
+        layout.addWidget(self.count_label)
 
         self.empty_label = QLabel(self)
         self.empty_label.setObjectName("historyEmpty")
@@ -486,7 +514,8 @@ class HistoryPanel(QWidget):
         shown = self.record_count() if search == self._shown_search else 0
         limit = max(HISTORY_PAGE, shown)
         try:
-            records = await run_blocking(store.list_scripts, limit + 1, 0, search)  # one more: is there more?
+            # One more than shown: is there more?
+            records, total = await run_blocking(load_page, store, limit + 1, search)
         except Exception as error:
             log.exception("Could not load the history")
             self.failed.emit(f"Could not load the history: {error}")
@@ -494,6 +523,7 @@ class HistoryPanel(QWidget):
         if generation != self._generation:
             return
         self._shown_search = search
+        self._total = total
         self._populate(records[:limit], has_more=len(records) > limit)
 
     @property
@@ -513,9 +543,12 @@ class HistoryPanel(QWidget):
         if store is None:
             return
         generation = self._generation
+        # Strictly older than the last script shown ("Load more" follows a full page): a script written or
+        # deleted meanwhile moves nothing.
+        last: ScriptRecord = self.model.item(self.record_count() - 1).data(RECORD_ROLE)
         try:
-            records = await run_blocking(
-                store.list_scripts, HISTORY_PAGE + 1, self.record_count(), self._shown_search
+            records, total = await run_blocking(
+                load_page, store, HISTORY_PAGE + 1, self._shown_search, (last.created_at, last.id)
             )
         except Exception as error:
             log.exception("Could not load more of the history")
@@ -523,6 +556,7 @@ class HistoryPanel(QWidget):
             return
         if generation != self._generation:  # a refresh replaced the list meanwhile
             return
+        self._total = total
         self._append(records[:HISTORY_PAGE], has_more=len(records) > HISTORY_PAGE)
 
     def _populate(self, records: list[ScriptRecord], *, has_more: bool) -> None:
@@ -547,19 +581,17 @@ class HistoryPanel(QWidget):
         finally:
             self._suppress_open = False
         self._update_empty_state()
+        self._update_count()
         self.refreshed.emit(len(records))
 
     def _append(self, records: list[ScriptRecord], *, has_more: bool) -> None:
         """Add an older page after the rows shown; a current "Load more" row hands on to the first new one."""
-        shown = {record.id for record in self.records()}
         was_current = bool(self.list.currentIndex().data(LOAD_MORE_ROLE))
         self._suppress_open = True
         try:
             self._set_has_more(False)
             first_new: QStandardItem | None = None
             for record in records:
-                if record.id in shown:  # a script written since the last page moved this one down a row
-                    continue
                 item = record_item(record, running=False)
                 self.model.appendRow(item)
                 first_new = first_new or item
@@ -568,6 +600,7 @@ class HistoryPanel(QWidget):
                 self.list.setCurrentIndex(first_new.index())
         finally:
             self._suppress_open = False
+        self._update_count()
         self.refreshed.emit(self.record_count())
 
     def _set_has_more(self, has_more: bool) -> None:
@@ -588,6 +621,11 @@ class HistoryPanel(QWidget):
             self.empty_label.setText("No scripts yet.\nEverything you write is kept here.")
         self.empty_label.setVisible(empty)
         self.list.setVisible(not empty)
+
+    def _update_count(self) -> None:
+        shown = self.record_count()
+        self.count_label.setText(count_text(shown, self._total, search=self._shown_search is not None))
+        self.count_label.setVisible(shown > 0)
 
     def records(self) -> list[ScriptRecord]:
         return [self.model.item(row).data(RECORD_ROLE) for row in range(self.record_count())]

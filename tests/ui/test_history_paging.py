@@ -11,7 +11,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from app.store import Store
-from app.ui.history import HISTORY_PAGE, LOAD_MORE_ROLE, HistoryPanel
+from app.ui.history import HISTORY_PAGE, LOAD_MORE_ROLE, HistoryPanel, count_text
 
 from .window_fakes import wait_until
 
@@ -130,10 +130,60 @@ async def test_a_refresh_keeps_the_pages_loaded_and_a_new_script_is_not_listed_t
     await panel.delete(panel.records()[0].id)
     assert panel.record_count() == 2 * HISTORY_PAGE and panel.has_more  # not back to one page
 
-    # A script written after the pages were loaded pushes the rest down one row: the next page starts with a
-    # script already listed, which must not appear twice.
+    # A script written after the pages were loaded moves nothing: the next page starts after the last shown.
     seed_many(store, 1, topic="Brand new")
     await load_more(panel)
     listed = topics(panel)
     assert len(listed) == len(set(listed)) == 2 * HISTORY_PAGE + 4
     assert listed[-1] == "Script 0" and not panel.has_more
+
+
+async def test_load_more_after_scripts_were_written_and_deleted_lists_each_older_script_once(
+    panel: HistoryPanel, store: Store
+) -> None:
+    seed_many(store, HISTORY_PAGE + 20)
+    panel.set_store(store)
+    await wait_until(lambda: panel.has_more)
+    first_page = topics(panel)
+    assert first_page[-1] == "Script 20"
+
+    # Without a refresh: a new script at the top and three shown ones gone would shift a page counted in rows
+    # (repeating one, then skipping two); the next page still starts right after "Script 20".
+    seed_many(store, 1, topic="Brand new")
+    for record in panel.records()[5:8]:
+        store.delete_script(record.id)
+    await load_more(panel)
+    listed = topics(panel)
+    assert listed == first_page + [f"Script {i}" for i in reversed(range(20))]
+    assert len(listed) == len(set(listed))
+    assert not panel.has_more
+
+
+async def test_the_count_says_how_many_are_shown_of_how_many(panel: HistoryPanel, store: Store) -> None:
+    seed_many(store, 2 * HISTORY_PAGE + 34, topic="Octopus {i}")
+    seed_many(store, 1_000, topic="Volcano {i}")
+    panel.set_store(store)
+    await wait_until(lambda: panel.record_count() > 0)
+    assert panel.count_label.isVisible()
+    assert panel.count_label.text() == "200 of 1,434 scripts"
+    await load_more(panel)
+    assert panel.count_label.text() == "400 of 1,434 scripts"
+
+    panel.search.setText("octopus")
+    await panel.refresh()
+    assert panel.count_label.text() == "200 of 434 matches"
+    await load_more(panel)
+    await load_more(panel)
+    assert panel.count_label.text() == "434 matches" and not panel.has_more
+
+    panel.search.setText("giraffe")
+    await panel.refresh()
+    assert not panel.count_label.isVisible()  # the empty list says it in words
+
+
+def test_count_text() -> None:
+    assert count_text(200, 1_234, search=False) == "200 of 1,234 scripts"
+    assert count_text(7, 7, search=False) == "7 scripts"
+    assert count_text(1, 1, search=False) == "1 script"
+    assert count_text(200, 340, search=True) == "200 of 340 matches"
+    assert count_text(1, 1, search=True) == "1 match"
