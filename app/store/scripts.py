@@ -14,7 +14,7 @@ _COLUMNS = column_names(ScriptRecord)
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM scripts"
 # Ids break ties on created_at (two scripts in one millisecond), so the order is total and a page can end on
 # any script: the next starts strictly after it.
-_NEWEST_FIRST = "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+_NEWEST_FIRST = "ORDER BY created_at DESC, id DESC LIMIT ?"
 # A persona deleted since the script was written becomes NULL here instead of failing the foreign key.
 _PERSONA_ID_IF_EXISTS = "(SELECT id FROM system_prompts WHERE id = ?)"
 
@@ -132,7 +132,6 @@ def _where(conditions: list[str]) -> str:
 def list_scripts(
     conn: sqlite3.Connection,
     limit: int = 50,
-    offset: int = 0,
     search: str | None = None,
     before: tuple[str, int] | None = None,
 ) -> list[ScriptRecord]:
@@ -145,7 +144,7 @@ def list_scripts(
     if before is not None:
         conditions.append("(created_at, id) < (?, ?)")  # the index on created_at (and rowid) serves it
         parameters += before
-    rows = conn.execute(f"{_SELECT} {_where(conditions)} {_NEWEST_FIRST}", (*parameters, limit, offset))
+    rows = conn.execute(f"{_SELECT} {_where(conditions)} {_NEWEST_FIRST}", (*parameters, limit))
     return [_record(row) for row in rows]
 
 

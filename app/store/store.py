@@ -205,14 +205,13 @@ class Store:
     def list_scripts(
         self,
         limit: int = 50,
-        offset: int = 0,
         search: str | None = None,
         *,
         before: tuple[str, int] | None = None,
     ) -> list[ScriptRecord]:
         """Newest first; `before`: the (created_at, id) of the previous page's last script: the next page."""
         with self._db.locked() as conn:
-            return scripts.list_scripts(conn, limit, offset, search, before)
+            return scripts.list_scripts(conn, limit, search, before)
 
     def count_scripts(self, search: str | None = None) -> int:
         with self._db.locked() as conn:

@@ -730,7 +730,7 @@ class MainWindow(QMainWindow):
         store = self.service.store if self.service else None
         if store is None:
             return
-        records = await run_blocking(store.list_scripts, 1, 0, None)
+        records = await run_blocking(store.list_scripts, 1)
         if records and records[0].status == "cancelled" and records[0].topic == request.topic:
             self.current_record = records[0]
             self.history.schedule_refresh(select_id=records[0].id)

@@ -86,11 +86,11 @@ def test_create_with_a_persona_deleted_meanwhile(store: Store, raw: sqlite3.Conn
     assert (record.persona_id, record.persona_name) == (None, "Energetic YouTuber")
 
 
-def test_list_is_newest_first_with_paging(store: Store) -> None:
+def test_list_is_newest_first_up_to_the_limit(store: Store) -> None:
     ids = [make(store, f"topic {i}") for i in range(5)]
     listed = store.list_scripts()
     assert [s.id for s in listed] == ids[::-1]
-    assert [s.id for s in store.list_scripts(limit=2, offset=1)] == [ids[3], ids[2]]
+    assert [s.id for s in store.list_scripts(limit=2)] == [ids[4], ids[3]]
     assert store.get_script(12345) is None
 
 
