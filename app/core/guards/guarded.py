@@ -455,13 +455,15 @@ class GuardedProvider:
                 call.estimate, max_wait=max(0.0, self.policy.config.budget_seconds - call.retry_waited)
             )
         except BaseException as exc:
+            call.report.waited_ms += (self.clock.now() - started) * 1000  # queued, then refused or cancelled
             if probe:
                 self.breaker.release_probe()
             if isinstance(exc, LimitWaitTooLong) and self.state is not None:
                 self.state.record_error(self.name, self.model, exc)
             raise
-        finally:
-            call.report.waited_ms += (self.clock.now() - started) * 1000
+        # Only time spent queued is a wait: an admission slowed by the machine (another thread holding the
+        # interpreter) is not one, and the report would otherwise tell the user "waited 1 ms".
+        call.report.waited_ms += reservation.waited * 1000
         if not probe and self.breaker.state is not CircuitState.CLOSED:
             try:  # the circuit opened while this call waited for its slot: fail fast, or be the probe
                 probe = self.breaker.before_call()

@@ -303,10 +303,11 @@ class Reservation:
     """An admitted request: its slot in the window and its token estimate.
 
     `commit(actual_tokens)` once the call is done (the request counts; tokens corrected to the real usage);
-    `release()` if nothing was sent after all (slot and tokens given back).
+    `release()` if nothing was sent after all (slot and tokens given back). `waited`: seconds it queued for
+    its slot (0 when admitted at once, however long the admission itself took).
     """
 
-    __slots__ = ("_limiter", "_slot", "_tokens", "admitted_at", "estimated_tokens", "settled")
+    __slots__ = ("_limiter", "_slot", "_tokens", "admitted_at", "estimated_tokens", "settled", "waited")
 
     def __init__(self, limiter: SlidingWindowLimiter, slot: _Slot, tokens: _Tokens) -> None:
         self._limiter = limiter
@@ -315,6 +316,7 @@ class Reservation:
         self.admitted_at = slot.ts
         self.estimated_tokens = tokens.tokens
         self.settled = False
+        self.waited = 0.0
 
     @property
     def limiter(self) -> SlidingWindowLimiter:
@@ -463,7 +465,9 @@ class SlidingWindowLimiter:
         self._waiting += 1
         self._emit(LimiterEventKind.WAIT_STARTED, handle)
         try:
-            return await self._wait_turn(waiter, max_wait)
+            reservation = await self._wait_turn(waiter, max_wait)
+            reservation.waited = self._clock.now() - now
+            return reservation
         finally:
             handle._on_cancel = None
             self._waiting -= 1

@@ -300,3 +300,26 @@ def test_the_constructor_takes_the_parts_in_order() -> None:
     )
     assert provider.state is state and provider.clock is clock
     assert state.view("groq", inner.model).rpm_limit == 60
+
+
+class SlowClock(FakeClock):
+    """Every reading is 5 ms after the last: a machine so busy that even an admission takes time."""
+
+    def now(self) -> float:
+        self.advance(0.005)
+        return super().now()
+
+
+async def test_an_admission_that_did_not_queue_reports_no_wait_however_long_it_took() -> None:
+    clock = SlowClock(START)
+    guards = make_guards(clock, limits={"groq": RateLimitConfig(requests_per_minute=2)})
+    provider = guards.wrap(FakeGroq([Reply("one"), Reply("two"), Reply("three")], clock=clock))
+    report = CallReport()
+    assert (await provider.chat(MESSAGES, report=report)).text == "one"
+    assert report.waited_ms == 0.0
+    await provider.chat(MESSAGES)
+    waited = CallReport()
+    task = asyncio.ensure_future(provider.chat(MESSAGES, report=waited))  # the third in a minute queues
+    await clock.run_for(70)
+    assert task.result().text == "three"
+    assert 55_000 <= waited.waited_ms <= 61_000
