@@ -305,21 +305,25 @@ class ScriptService:
         else:
             source = writer.stream(messages, system_prompt=system_prompt, report=report)
         try:
-            async with aclosing(source) as stream:
-                clock, add_part = time.perf_counter, parts.append  # once per token: local names are faster
-                yield_after = clock() + STREAM_YIELD_INTERVAL_S
-                async for item in stream:
-                    if isinstance(item, str):
-                        add_part(item)
-                        if on_delta is not None:
-                            on_delta(item)
-                        # A fast stream whose bytes are already buffered never suspends on its own: let the
-                        # event loop (and the window) breathe every few milliseconds.
-                        if clock() > yield_after:
-                            await asyncio.sleep(0)
-                            yield_after = clock() + STREAM_YIELD_INTERVAL_S
-                    else:
-                        return self._finish(rows, item, report, name, system_prompt, messages)
+            # What this call queued is written once the reply is in: meanwhile the writer would compete with
+            # the stream for the interpreter and a core.
+            with self.store.writes_held():
+                async with aclosing(source) as stream:
+                    # Once per token: local names are faster.
+                    clock, add_part = time.perf_counter, parts.append
+                    yield_after = clock() + STREAM_YIELD_INTERVAL_S
+                    async for item in stream:
+                        if isinstance(item, str):
+                            add_part(item)
+                            if on_delta is not None:
+                                on_delta(item)
+                            # A fast stream whose bytes are already buffered never suspends on its own:
+                            # let the event loop (and the window) breathe every few milliseconds.
+                            if clock() > yield_after:
+                                await asyncio.sleep(0)
+                                yield_after = clock() + STREAM_YIELD_INTERVAL_S
+                        else:
+                            return self._finish(rows, item, report, name, system_prompt, messages)
         except LLMProviderError as error:
             log.warning("[ScriptService] %s failed: %s (%s)", name, error.code.value, error.message)
             return self._end(rows, "failed", parts, report, name, writer, error)

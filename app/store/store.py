@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import date, tzinfo
 from pathlib import Path
 from types import TracebackType
@@ -79,6 +80,11 @@ class Store:
         to a transaction; any read on another thread waits for them first. See `app.store.writer`.
         """
         return self._db.writes.submit(write)
+
+    def writes_held(self) -> AbstractContextManager[None]:
+        """Writes queued by `later` wait while the block runs (a reply streaming), up to a second each,
+        unless a read needs them. See `app.store.writer`."""
+        return self._db.writes.held()
 
     def __enter__(self) -> Self:
         return self

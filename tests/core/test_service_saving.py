@@ -113,3 +113,19 @@ async def test_a_new_services_first_request_reads_nothing_behind_the_writer(
     finally:
         release.set()
     assert outcome.status == "complete" and outcome.waited_ms < 1.0
+
+
+async def test_the_rows_wait_for_the_end_of_the_reply(make_service: ServiceFactory, fake_groq: None) -> None:
+    service = make_service()
+    await (await service.generate(ScriptRequest("Warm-up", provider="groq", use_cache=False))).wait_saved()
+    written_while_streaming: list[bool] = []
+
+    def on_delta(_text: str) -> None:
+        threading.Event().wait(0.05)  # time enough for an idle writer to write the script's row
+        written_while_streaming.append(service.store._db.writes.pending == 0)
+
+    outcome = await service.generate(
+        ScriptRequest("Tides", provider="groq", use_cache=False), on_delta=on_delta
+    )
+    assert written_while_streaming == [False, False, False]  # the script's row is queued, not written
+    assert (await outcome.wait_saved()) > 0
