@@ -126,6 +126,7 @@ class ProviderForm:
     limit_enabled: bool
     requests_per_minute: int
     seconds_per_request: float  # 0: none
+    label: str = ""  # a server the user added: its name (built-in providers' names are fixed)
 
 
 @dataclass(slots=True)
@@ -173,6 +174,7 @@ def _load_settings(service: Any, key_store: Any) -> LoadedSettings:
             limit_enabled=limits.enabled,
             requests_per_minute=max(RPM_RANGE[0], min(RPM_RANGE[1], limits.requests_per_minute)),
             seconds_per_request=max(0.0, min(SPACING_RANGE[1], limits.seconds_per_request or 0.0)),
+            label=entry.label if name not in BUILTIN else "",
         )
         if stored and key_store is not None:
             describe = getattr(key_store, "describe_source", None)
@@ -229,6 +231,19 @@ class ProviderSection(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         layout.addLayout(form)
 
+        # name: a server the user added can be renamed (its id, and so its settings and key, stay)
+        self.is_named_server = name not in BUILTIN
+        self.name_edit: QLineEdit | None = None
+        self.name_error = _error_label(f"nameError_{name}", self)
+        if self.is_named_server:
+            self.name_edit = QLineEdit(self)
+            self.name_edit.setObjectName(f"nameEdit_{name}")
+            self.name_edit.setAccessibleName("Server name")
+            self.name_edit.setAccessibleDescription("How the server is shown in the lists and the panel.")
+            name_label = QLabel("N&ame:", self)
+            name_label.setBuddy(self.name_edit)
+            form.addRow(name_label, _stack(self.name_edit, self.name_error))
+
         # model
         self.model_combo = QComboBox(self)
         self.model_combo.setObjectName(f"modelCombo_{name}")
@@ -284,7 +299,6 @@ class ProviderSection(QWidget):
         # host: Ollama's (optional), or the base URL of a server the user added (required, kept in its entry)
         self.host_edit: QLineEdit | None = None
         self.host_error = _error_label(f"hostError_{name}", self)
-        self.is_named_server = name not in BUILTIN
         if name == "ollama" or self.is_named_server:
             self.host_edit = QLineEdit(self)
             self.host_edit.setObjectName(f"hostEdit_{name}")
@@ -394,6 +408,8 @@ class ProviderSection(QWidget):
                 self.key_field.setText(values.key)
             if self.host_edit is not None:
                 self.host_edit.setText(values.base_url)
+            if self.name_edit is not None:
+                self.name_edit.setText(values.label)
             self.limit_check.setChecked(values.limit_enabled)
             self.rpm_spin.setValue(values.requests_per_minute)
             self.spacing_spin.setValue(values.seconds_per_request)
@@ -411,6 +427,7 @@ class ProviderSection(QWidget):
             loaded,
             model=self.model_combo.currentText().strip(),
             base_url=self.host_edit.text().strip() if self.host_edit is not None else loaded.base_url,
+            label=self.name_edit.text().strip() if self.name_edit is not None else loaded.label,
             key=self.key_field.text().strip() if self.key_field is not None else "",
             limit_enabled=self.limit_check.isChecked(),
             requests_per_minute=self.rpm_spin.value(),
@@ -461,6 +478,16 @@ class ProviderSection(QWidget):
             self._show_error(self.key_error, message)
             if message:
                 first = self.key_field.line_edit
+        if self.name_edit is not None:
+            message = ""
+            others = self.dialog.server_names(excluding=self.entry.name)
+            if not values.label:
+                message = "Give the server a name, e.g. “LM Studio on this computer”."
+            elif values.label.lower() in others:
+                message = f"There is already a server named “{values.label}”."
+            self._show_error(self.name_error, message)
+            if message and first is None:
+                first = self.name_edit
         if self.host_edit is not None:
             host = values.base_url
             message = ""
@@ -1018,7 +1045,7 @@ class SettingsDialog(QDialog):
                 "Give the server a name, e.g. “LM Studio on this computer”.",
                 self.instance_name_edit,
             )
-        elif any(i.label.lower() == name.lower() for i in self._instances):
+        elif name.lower() in self.server_names():
             message, widget = f"There is already a server named “{name}”.", self.instance_name_edit
         elif not url.lower().startswith(("http://", "https://")):
             message, widget = (
@@ -1083,6 +1110,17 @@ class SettingsDialog(QDialog):
 
     def instances(self) -> list[OpenAIInstance]:
         return list(self._instances)
+
+    def server_names(self, *, excluding: str | None = None) -> set[str]:
+        """The names of the servers in the form, lower-cased, as they would be saved now."""
+        names = set()
+        for instance in self._instances:
+            if instance.id == excluding:
+                continue
+            section = self.sections.get(instance.id)
+            label = section.values().label if section is not None else instance.label
+            names.add(label.lower())
+        return names
 
     # --- loading --------------------------------------------------------------------------------------------
 
@@ -1203,9 +1241,13 @@ class SettingsDialog(QDialog):
             model = now.model or CATALOGUE[name].default_model
             if model != before.model:
                 to_write[setting_key(name, "model")] = model
-            if section.is_named_server:
-                if now.base_url != before.base_url:  # kept in the server's entry, not as an override
-                    instances = [replace(i, base_url=now.base_url) if i.id == name else i for i in instances]
+            if section.is_named_server:  # its name and URL are kept in its entry, not as overrides
+                if (now.base_url, now.label) != (before.base_url, before.label):
+                    instances = [
+                        replace(i, base_url=now.base_url, label=now.label) if i.id == name else i
+                        for i in instances
+                    ]
+                if now.base_url != before.base_url:
                     to_delete.append(setting_key(name, "base_url"))
             elif now.base_url != before.base_url:
                 if now.base_url:

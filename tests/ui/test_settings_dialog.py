@@ -689,3 +689,61 @@ def test_a_named_server_base_url_is_edited_in_its_own_tab(
         assert "192.168.1.20" in instance_list.item(0).text()
     finally:
         store.close()
+
+
+def test_a_named_server_is_renamed_in_its_own_tab_and_keeps_its_id_settings_and_key(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.core.catalogue import CATALOGUE, INSTANCES_KEY
+    from app.core.types import ModelInfo
+    from app.store import Store
+    from tests.ui.settings_fakes import MemoryKeyring
+
+    ident, other = "openai:lm-studio", "openai:openrouter"
+    entries = [
+        {
+            "id": ident,
+            "label": "LM Studio",
+            "base_url": "http://127.0.0.1:1234/v1",
+            "model": "m",
+            "needs_key": True,
+        },
+        {"id": other, "label": "OpenRouter", "base_url": "https://openrouter.ai/api/v1", "model": "m"},
+    ]
+    store = Store.open(tmp_path / "scriptwright.db")
+    store.set_setting(INSTANCES_KEY, entries)
+    store.set_setting(f"ratelimit.{ident}.requests_per_minute", 7)
+    key_store = KeyStore(tmp_path, backend=MemoryKeyring())
+    key_store.set(ident, KEY)
+    service = ScriptService(store, {}, key_store=key_store)
+
+    async def list_models(provider: str, settings: Any = None) -> list[ModelInfo]:
+        return [ModelInfo(id="m")]
+
+    monkeypatch.setattr(service, "list_models", list_models)
+    try:
+        dialog = open_dialog(qtbot, service, key_store)
+        name = child(dialog, QLineEdit, f"nameEdit_{ident}")
+        assert name.text() == "LM Studio"
+        error = child(dialog, QWidget, f"nameError_{ident}")
+        for refused, said in (("", "name"), ("openrouter", "already")):
+            name.setText(refused)
+            dialog.save_button.click()
+            assert said in error.accessibleName() and dialog.isVisible()
+        assert [e["label"] for e in store.get_setting(INSTANCES_KEY)] == ["LM Studio", "OpenRouter"]
+
+        name.setText("Studio on the laptop")
+        save_and_wait(qtbot, dialog)
+        saved = store.get_setting(INSTANCES_KEY)
+        assert [(e["id"], e["label"]) for e in saved] == [
+            (ident, "Studio on the laptop"),
+            (other, "OpenRouter"),
+        ]
+        assert CATALOGUE[ident].label == "Studio on the laptop"  # the lists and the panel follow
+        assert store.get_setting(f"ratelimit.{ident}.requests_per_minute") == 7
+        assert key_store.get(ident) == (KEY, "keychain")
+        reopened = open_dialog(qtbot, service, key_store)
+        index = reopened.provider_tabs.indexOf(reopened.sections[ident])
+        assert reopened.provider_tabs.tabText(index).replace("&", "") == "Studio on the laptop"
+    finally:
+        store.close()
