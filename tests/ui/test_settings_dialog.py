@@ -632,15 +632,39 @@ def test_an_openai_compatible_server_is_added_then_removed(
         store.close()
 
 
+def service_with_servers(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    entries: list[dict[str, Any]],
+    asked_urls: list[str | None] | None = None,
+) -> tuple[Any, KeyStore, ScriptService]:
+    """A store holding these named servers, an in-memory keychain, and a service whose model lists answer
+    at once (noting the base URL each was asked from)."""
+    from app.core.catalogue import INSTANCES_KEY
+    from app.core.types import ModelInfo
+    from app.store import Store
+    from tests.ui.settings_fakes import MemoryKeyring
+
+    store = Store.open(tmp_path / "scriptwright.db")
+    store.set_setting(INSTANCES_KEY, entries)
+    key_store = KeyStore(tmp_path, backend=MemoryKeyring())
+    service = ScriptService(store, {}, key_store=key_store)
+
+    async def list_models(provider: str, settings: Any = None) -> list[ModelInfo]:
+        if asked_urls is not None:
+            asked_urls.append(settings.base_url if settings is not None else None)
+        return [ModelInfo(id=str(entries[0]["model"]))]
+
+    monkeypatch.setattr(service, "list_models", list_models)
+    return store, key_store, service
+
+
 def test_a_named_server_base_url_is_edited_in_its_own_tab(
     qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A server's base URL shows in its tab; empty or without a scheme it is refused with nothing saved; a new
     URL is written into the server's entry (not as an override) and the next request uses it."""
     from app.core.catalogue import INSTANCES_KEY
-    from app.core.types import ModelInfo
-    from app.store import Store
-    from tests.ui.settings_fakes import MemoryKeyring
 
     ident = "openai:lm-studio"
     entry = {
@@ -650,17 +674,8 @@ def test_a_named_server_base_url_is_edited_in_its_own_tab(
         "model": "qwen2.5-7b",
         "needs_key": False,
     }
-    store = Store.open(tmp_path / "scriptwright.db")
-    store.set_setting(INSTANCES_KEY, [entry])
-    key_store = KeyStore(tmp_path, backend=MemoryKeyring())
-    service = ScriptService(store, {}, key_store=key_store)
     seen_urls: list[str | None] = []
-
-    async def list_models(provider: str, settings: Any = None) -> list[ModelInfo]:
-        seen_urls.append(settings.base_url if settings is not None else None)
-        return [ModelInfo(id="qwen2.5-7b")]
-
-    monkeypatch.setattr(service, "list_models", list_models)
+    store, key_store, service = service_with_servers(tmp_path, monkeypatch, [entry], seen_urls)
     try:
         dialog = open_dialog(qtbot, service, key_store)
         host = child(dialog, QLineEdit, f"hostEdit_{ident}")
@@ -695,12 +710,9 @@ def test_a_named_server_is_renamed_in_its_own_tab_and_keeps_its_id_settings_and_
     qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.core.catalogue import CATALOGUE, INSTANCES_KEY
-    from app.core.types import ModelInfo
-    from app.store import Store
-    from tests.ui.settings_fakes import MemoryKeyring
 
     ident, other = "openai:lm-studio", "openai:openrouter"
-    entries = [
+    entries: list[dict[str, Any]] = [
         {
             "id": ident,
             "label": "LM Studio",
@@ -710,17 +722,9 @@ def test_a_named_server_is_renamed_in_its_own_tab_and_keeps_its_id_settings_and_
         },
         {"id": other, "label": "OpenRouter", "base_url": "https://openrouter.ai/api/v1", "model": "m"},
     ]
-    store = Store.open(tmp_path / "scriptwright.db")
-    store.set_setting(INSTANCES_KEY, entries)
+    store, key_store, service = service_with_servers(tmp_path, monkeypatch, entries)
     store.set_setting(f"ratelimit.{ident}.requests_per_minute", 7)
-    key_store = KeyStore(tmp_path, backend=MemoryKeyring())
     key_store.set(ident, KEY)
-    service = ScriptService(store, {}, key_store=key_store)
-
-    async def list_models(provider: str, settings: Any = None) -> list[ModelInfo]:
-        return [ModelInfo(id="m")]
-
-    monkeypatch.setattr(service, "list_models", list_models)
     try:
         dialog = open_dialog(qtbot, service, key_store)
         name = child(dialog, QLineEdit, f"nameEdit_{ident}")
