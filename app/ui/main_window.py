@@ -299,7 +299,8 @@ class MainWindow(QMainWindow):
         bottom.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignRight)
         outer.addLayout(bottom)
         self.setCentralWidget(central)
-        self._set_badge(None, None)
+        # Shown once the core says which provider writes (it is read from the store): never a guess first.
+        self.badge.hide()
 
     def _build_docks(self) -> None:
         from PySide6.QtCore import Qt
@@ -869,6 +870,7 @@ class MainWindow(QMainWindow):
         self.badge.setText(text)
         self.badge.setAccessibleName(text)
         self.badge.setProperty("provider", provider)
+        self.badge.show()
 
     # --- banner and status bar ------------------------------------------------------------------------------
 
