@@ -33,7 +33,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QLabel,
     QLineEdit,
     QListView,
@@ -53,6 +52,8 @@ from app.ui.tasks import run_blocking, start_task
 
 if TYPE_CHECKING:
     import asyncio
+
+    from PySide6.QtWidgets import QFileDialog
 
     from app.store import ScriptRecord, Store
 
@@ -742,6 +743,9 @@ class HistoryPanel(QWidget):
 
     def export(self, record: ScriptRecord, directory: Path | None = None) -> QFileDialog:
         """Ask where to save `record` in a non-modal file dialog (`open()`, never `exec()`), then write."""
+        # Imported on first use: PySide builds the type with its enums (~3 ms); start-up need not wait.
+        from PySide6.QtWidgets import QFileDialog
+
         if self.export_dialog is not None:
             self.export_dialog.close()
             self.export_dialog.deleteLater()

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAccessible, QAction
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -998,11 +998,16 @@ class RateLimitPanel(QWidget):
 
 
 def _screen_reader_active() -> bool:
+    # Imported on first use, after the window has painted: PySide builds a type with its enums (~3 ms).
+    from PySide6.QtGui import QAccessible
+
     return bool(QAccessible.isActive())
 
 
 def _announce(widget: QWidget, message: str) -> None:
     """Ask screen readers to say `message` (Qt 6.8+; older Qt skips it, the card description says it too)."""
+    from PySide6.QtGui import QAccessible
+
     try:
         from PySide6.QtGui import QAccessibleAnnouncementEvent
     except ImportError:
