@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -63,3 +64,15 @@ class LLMProviderError(Exception):
 
     def __repr__(self) -> str:
         return f"LLMProviderError({self.code.value}, provider={self.provider!r}, message={self.message!r})"
+
+
+def describe_wait(seconds: float) -> str:
+    """A wait as a person reads it: "1 s", "39 s", "9 min 38 s", "6 h 12 min"."""
+    total = max(1, math.ceil(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    return f"{secs} s"

@@ -13,22 +13,14 @@ from typing import Any, Literal
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from app.ui.status_texts import possessive, provider_label
 from app.ui.widgets.labels import MutedLabel
 
 ConsentAnswer = Literal["once", "always", "cancel"]
 
 
 def _label(name: str | None) -> str:
-    if not name:
-        return "The provider"
-    from app.core.catalogue import CATALOGUE
-
-    entry = CATALOGUE.get(name)
-    return entry.label if entry else name
-
-
-def _possessive(label: str) -> str:
-    return f"{label}'" if label.endswith("s") else f"{label}'s"
+    return provider_label(name) if name else "The provider"
 
 
 def consent_question(proposal: Any) -> str:
@@ -40,7 +32,7 @@ def consent_question(proposal: Any) -> str:
     window = getattr(error, "window", None)
     daily = bool(getattr(window, "is_daily", False))
     if code == "QUOTA_EXHAUSTED" or daily:
-        reason = f"{_possessive(source)} daily limit is reached."
+        reason = f"{possessive(source)} daily limit is reached."
     elif code == "RATE_LIMIT_EXCEEDED":
         reason = f"{source} is rate-limited right now."
     elif code == "AUTHENTICATION_FAILED":

@@ -7,8 +7,9 @@ action that fixes it ("Groq rejected the API key — open Settings to fix it" + 
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+from app.core.errors import describe_wait
 
 if TYPE_CHECKING:
     from app.store import ScriptRecord
@@ -28,18 +29,6 @@ def provider_label(name: str | None) -> str:
 
 def possessive(label: str) -> str:
     return f"{label}'" if label.endswith("s") else f"{label}'s"
-
-
-def format_wait(seconds: float) -> str:
-    """'12 s', '2 min 5 s', '1 h 10 min' (rounded up: a countdown never says 0 while waiting)."""
-    total = max(1, math.ceil(seconds))
-    if total < 60:
-        return f"{total} s"
-    minutes, secs = divmod(total, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 def clock_time(epoch_seconds: float, now_epoch: float | None = None) -> str:
@@ -72,7 +61,7 @@ class ProviderState(NamedTuple):
         head = f"{label} · {model}" if model else label
         if self.kind == "waiting":
             if self.until is not None and self.until > now:
-                return f"{head} · waiting {format_wait(self.until - now)}"
+                return f"{head} · waiting {describe_wait(self.until - now)}"
             return f"{head} · waiting"
         if self.kind == "daily":
             if self.until is not None:
@@ -80,11 +69,11 @@ class ProviderState(NamedTuple):
             return f"{head} · daily quota used up"
         if self.kind == "unavailable":
             if self.until is not None and self.until > now:
-                return f"{head} · unavailable, trying again in {format_wait(self.until - now)}"
+                return f"{head} · unavailable, trying again in {describe_wait(self.until - now)}"
             return f"{head} · unavailable"
         if self.kind == "next":
             if self.until is not None and self.until > now:
-                return f"{head} · next request in {format_wait(self.until - now)}"
+                return f"{head} · next request in {describe_wait(self.until - now)}"
             return f"{head} · ready"
         if self.kind == "unknown":
             return head
@@ -177,7 +166,9 @@ def actionable_error(error: Any, provider: str | None = None) -> tuple[str, Acti
         return f"{label} doesn't have that model — choose another in Settings", "settings"
     if code == "RATE_LIMIT_EXCEEDED":
         retry_after = getattr(error, "retry_after", None)
-        wait = f" — try again in {format_wait(float(retry_after))}" if retry_after else " — try again shortly"
+        wait = " — try again shortly"
+        if retry_after:
+            wait = f" — try again in {describe_wait(float(retry_after))}"
         return f"{label} is busy (rate limit){wait}", "retry"
     if code in ("NETWORK_ERROR", "PROVIDER_UNAVAILABLE"):
         if (getattr(error, "provider", None) or provider) == "ollama":

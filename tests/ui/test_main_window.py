@@ -13,13 +13,13 @@ from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QLabel, QMessageBox, QPushButton
 
-from app.core.errors import ErrorCode, LLMProviderError
+from app.core.errors import ErrorCode, LLMProviderError, describe_wait
 from app.store import Store
 from app.ui import theme
 from app.ui.history import script_to_markdown, script_to_text, suggested_filename, when_text
 from app.ui.main_window import MainWindow
 from app.ui.script_view import FLUSH_INTERVAL_MS, ScriptStats, ScriptView, WordCounter, spoken_duration
-from app.ui.status_texts import ProviderState, actionable_error, format_wait, provider_state
+from app.ui.status_texts import ProviderState, actionable_error, provider_state
 
 from . import limit_states
 from .window_fakes import FakeService, open_window, wait_until
@@ -454,7 +454,8 @@ def test_provider_state_texts() -> None:
         == "Ollama · unavailable, trying again in 30 s"
     )
     assert ProviderState("groq", "next", now + 5).text(now, "m") == "Groq · m · next request in 5 s"
-    assert format_wait(0.2) == "1 s" and format_wait(125) == "2 min 5 s" and format_wait(3 * 3600) == "3 h"
+    assert describe_wait(0.2) == "1 s" and describe_wait(125) == "2 min 5 s"
+    assert describe_wait(3 * 3600) == "3 h"
 
 
 def test_provider_state_from_the_real_rate_limit_state() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import math
 import ssl
 import time
 from abc import ABC, abstractmethod
@@ -19,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from app.core.config import ProviderSettings, is_placeholder_key
-from app.core.errors import ErrorCode, LLMProviderError
+from app.core.errors import ErrorCode, LLMProviderError, describe_wait
 from app.core.ratelimit.clock import Clock, SystemClock
 from app.core.ratelimit.snapshot import QuotaViolation, RateLimitSnapshot
 from app.core.types import (
@@ -494,18 +493,6 @@ async def close_stream(stream: object) -> None:
             await result
     except Exception:  # closing is best effort: never let it hide the outcome of the call
         logger.debug("closing a provider stream failed", exc_info=True)
-
-
-def describe_wait(seconds: float) -> str:
-    """A wait as a person reads it: "1 s", "39 s", "9 min 38 s", "6 h 12 min"."""
-    total = max(1, math.ceil(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    if minutes:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    return f"{secs} s"
 
 
 def redact(text: str, secret: str | None) -> str:

@@ -19,13 +19,12 @@ from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
 from app.core.config import ProviderSettings
-from app.core.errors import ErrorCode, LLMProviderError
+from app.core.errors import ErrorCode, LLMProviderError, describe_wait
 from app.core.providers.base import (
     LLMProvider,
     ProviderChunk,
     ProviderRequest,
     close_stream,
-    describe_wait,
     shared_tls_context,
 )
 from app.core.ratelimit.clock import Clock

@@ -18,13 +18,12 @@ import httpx
 from groq.types.chat import ChatCompletionChunk
 
 from app.core.config import ProviderSettings
-from app.core.errors import ErrorCode, LLMProviderError
+from app.core.errors import ErrorCode, LLMProviderError, describe_wait
 from app.core.providers.base import (
     LLMProvider,
     ProviderChunk,
     ProviderRequest,
     close_stream,
-    describe_wait,
     shared_tls_context,
     transport_failure,
 )

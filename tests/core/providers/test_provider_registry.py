@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from app.core.config import ProviderSettings
-from app.core.errors import ErrorCode, LLMProviderError
+from app.core.errors import ErrorCode, LLMProviderError, describe_wait
 from app.core.providers import create_provider, provider_class
-from app.core.providers.base import describe_wait, redact, transport_failure
+from app.core.providers.base import redact, transport_failure
 
 
 def test_unknown_provider_names_the_valid_ones() -> None:
