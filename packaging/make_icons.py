@@ -1,12 +1,15 @@
 """Render the app icon for the installers from resources/app-icon/scriptwright.svg (the one source).
 
     python packaging/make_icons.py OUT_DIR
+    python packaging/make_icons.py --sources
 
-writes OUT_DIR/hicolor/<N>x<N>/apps/scriptwright.png (Linux, freedesktop icon theme), OUT_DIR/scriptwright.ico
-(Windows, PNG-compressed entries) and OUT_DIR/scriptwright.icns (macOS, PNG entries). A hand-made
-resources/app-icon/scriptwright-<N>.png is used as is for its size; other sizes are rendered from the SVG with
-PySide6's QSvgRenderer on the offscreen platform, so no display and no other image tool is needed. Needs
-PySide6 (the build venv has it); runs the same on Linux, Windows and macOS.
+The first writes OUT_DIR/hicolor/<N>x<N>/apps/scriptwright.png (Linux, freedesktop icon theme),
+OUT_DIR/scriptwright.ico (Windows, PNG-compressed entries) and OUT_DIR/scriptwright.icns (macOS, PNG
+entries). A resources/app-icon/scriptwright-<N>.png is used as is for its size; other sizes are rendered from
+the SVG with PySide6's QSvgRenderer on the offscreen platform, so no display and no other image tool is
+needed. Needs PySide6 (the build venv has it); runs the same on Linux, Windows and macOS. `--sources`
+renders the SVG afresh into resources/app-icon/scriptwright-<N>.png (the sizes the window loads), after the
+SVG has changed.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ SVG_NAME = "scriptwright.svg"
 ICON_NAME = "scriptwright"
 HICOLOR_SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512)
 ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
+SOURCE_SIZES = ICO_SIZES  # the PNGs kept beside the SVG
 # ICNS entry types holding PNG data, by pixel size (the @2x types reuse the larger renders).
 ICNS_TYPES = (
     (b"icp4", 16),
@@ -62,7 +66,7 @@ def icns_bytes(pngs: dict[int, bytes]) -> bytes:
     return b"icns" + struct.pack(">I", 8 + len(body)) + body
 
 
-def render_pngs(sizes: set[int]) -> dict[int, bytes]:
+def render_pngs(sizes: set[int], *, use_hand_made: bool = True) -> dict[int, bytes]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
     from PySide6.QtGui import QGuiApplication, QImage, QPainter
@@ -75,7 +79,7 @@ def render_pngs(sizes: set[int]) -> dict[int, bytes]:
     result: dict[int, bytes] = {}
     for size in sorted(sizes):
         hand_made = SOURCE_DIR / f"{ICON_NAME}-{size}.png"
-        if hand_made.is_file():
+        if use_hand_made and hand_made.is_file():
             result[size] = hand_made.read_bytes()
             continue
         image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
@@ -99,6 +103,12 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print(__doc__, file=sys.stderr)
         return 2
+    if argv[0] == "--sources":
+        for size, data in render_pngs(set(SOURCE_SIZES), use_hand_made=False).items():
+            target = SOURCE_DIR / f"{ICON_NAME}-{size}.png"
+            target.write_bytes(data)
+            print(target)
+        return 0
     out = Path(argv[0])
     pngs = render_pngs({*HICOLOR_SIZES, *ICO_SIZES, *(size for _kind, size in ICNS_TYPES)})
     for size in HICOLOR_SIZES:
