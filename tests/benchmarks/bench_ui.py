@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.support.app_process import app_env
+
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCH_ENV = "SCRIPTWRIGHT_LAUNCHED_AT"
 
@@ -66,17 +68,7 @@ app.exec()
 
 
 def child_env(data_dir: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("GROQ_", "GEMINI_", "GOOGLE_", "OLLAMA_", "LLM_PROVIDER", "SCRIPTWRIGHT_"))
-    }
-    env.update(
-        QT_QPA_PLATFORM="offscreen",
-        SCRIPTWRIGHT_DATA_DIR=str(data_dir),
-        PYTHONPATH=str(ROOT),
-        OLLAMA_HOST="http://127.0.0.1:9",
-    )
+    env = app_env(data_dir)
     # Measure what users run: an installed app has its bytecode compiled (pip does it); without cached .pyc
     # every start would recompile the app's modules (~25 ms here). The warm-up run writes them.
     env.pop("PYTHONDONTWRITEBYTECODE", None)

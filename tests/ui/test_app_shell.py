@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.ui import app_context
+from tests.support.app_process import app_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,17 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_app(
     *args: str, data_dir: Path, extra_env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("GROQ_", "GEMINI_", "GOOGLE_", "OLLAMA_", "LLM_PROVIDER", "SCRIPTWRIGHT_"))
-    }
-    env.update(
-        QT_QPA_PLATFORM="offscreen",
-        SCRIPTWRIGHT_DATA_DIR=str(data_dir),
-        PYTHONPATH=str(ROOT),
-        OLLAMA_HOST="http://127.0.0.1:9",  # never a real server, even if one runs here
-    )
+    env = app_env(data_dir)
     env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
