@@ -198,7 +198,8 @@ class ScriptService:
         load today's and this month's usage now: the first request's limiter and budget checks then read
         memory, not a ledger behind the writes that request has just queued."""
         for name in provider_names():
-            self.state.track(self.guards.registry.limiter(name, self.provider_settings(name).model))
+            # Only the model: settings re-applied on the event loop must not wait for the keychain.
+            self.state.track(self.guards.registry.limiter(name, self.current_model(name)))
             self.counters.day(name)
             self.counters.month(name)
 
@@ -213,14 +214,26 @@ class ScriptService:
         return from_env if from_env in provider_names() else "ollama"
 
     def provider_settings(self, name: str) -> ProviderSettings:
+        """What a request to `name` needs, its key included (the first call reads the keychain: blocking)."""
         cached = self._settings.get(name)
         if cached is None:
-            catalogue_entry(name)  # unknown names fail with INVALID_REQUEST
-            prefix = f"provider.{name}."
-            saved = {k.removeprefix(prefix): v for k, v in self.store.settings_with_prefix(prefix).items()}
             saved_key = self.key_store.get(name) if self.key_store else None
-            cached = self._settings[name] = resolve_provider_settings(name, self.env, saved, saved_key)
+            cached = self._settings[name] = resolve_provider_settings(
+                name, self.env, self._saved_settings(name), saved_key
+            )
         return cached
+
+    def current_model(self, name: str) -> str:
+        """The model `name` writes with, without reading its key from the keychain."""
+        cached = self._settings.get(name)
+        if cached is not None:
+            return cached.model
+        return resolve_provider_settings(name, self.env, self._saved_settings(name)).model
+
+    def _saved_settings(self, name: str) -> dict[str, Any]:
+        catalogue_entry(name)  # unknown names fail with INVALID_REQUEST
+        prefix = f"provider.{name}."
+        return {k.removeprefix(prefix): v for k, v in self.store.settings_with_prefix(prefix).items()}
 
     def _guarded(self, name: str, model: str | None = None) -> GuardedProvider:
         settings = self.provider_settings(name)

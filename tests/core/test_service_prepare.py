@@ -43,3 +43,36 @@ def test_prepare_of_an_unknown_provider_says_so(make_service: ServiceFactory) ->
 
     with pytest.raises(LLMProviderError, match="no-such"):
         make_service().prepare("no-such")
+
+
+def test_applying_settings_on_the_event_loop_reads_no_key(tmp_path: object) -> None:
+    """Save in Settings re-applies them on the event loop: the models come from the store, the keys wait for
+    the next request's preparation (a keychain can be a slow D-Bus call)."""
+    from pathlib import Path
+
+    from app.core.keys import KeyStore
+    from app.core.service import ScriptService
+    from app.store import Store
+    from tests.support.memory_keyring import MemoryKeyring
+
+    folder = Path(str(tmp_path))
+    reads: list[str] = []
+
+    class CountingKeyring(MemoryKeyring):
+        def get_password(self, service: str, username: str) -> str | None:
+            reads.append(username)
+            return super().get_password(service, username)
+
+    store = Store.open(folder / "scriptwright.db")
+    try:
+        service = ScriptService(store, {}, key_store=KeyStore(folder, backend=CountingKeyring()))
+        store.set_setting("provider.groq.model", "llama-3.1-8b-instant")
+        reads.clear()
+        service.apply_settings()
+        assert reads == []
+        assert service.current_model("groq") == "llama-3.1-8b-instant"
+        assert ("groq", "llama-3.1-8b-instant") in {(v.provider, v.model) for v in service.state.snapshot()}
+        assert service.provider_settings("groq").model == "llama-3.1-8b-instant"
+        assert reads == ["groq"]  # the key is read when a request needs it
+    finally:
+        store.close()
