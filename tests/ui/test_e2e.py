@@ -54,7 +54,8 @@ async def running_app(env: dict[str, str], data_dir: Path) -> AsyncIterator[tupl
     )
     window.show()
     try:
-        await wait_until(lambda: window.persona_combo.count() > 0, timeout=10)
+        # Ready: personas listed and the provider read (the badge shows once the window knows which).
+        await wait_until(lambda: window.persona_combo.count() > 0 and window.badge.isVisible(), timeout=10)
         yield window, context
     finally:
         window.close()
