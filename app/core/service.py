@@ -165,6 +165,10 @@ class ScriptService:
         # Resolved once per provider (a keychain read can block): apply_settings() clears it.
         self._settings: dict[str, ProviderSettings] = {}
         self._reported_saved_at: dict[tuple[str, str], float] = {}
+        # Every provider's settings, keys included, now: the window builds the service on a worker thread, so
+        # the first request (and the window's first look at the provider) reads neither store nor keychain.
+        for name in provider_names():
+            self.provider_settings(name)
         self._track_current_models()
         self._restore_reported()
 
