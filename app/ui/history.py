@@ -18,7 +18,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6 import (
+    QtCore,
+    QtWidgets,
+)  # their Qt and QStyle are built on first use: see HistoryPanel.finish_ui
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -37,9 +41,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListView,
     QMenu,
-    QStyle,
     QStyledItemDelegate,
-    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -53,7 +55,7 @@ from app.ui.tasks import run_blocking, start_task
 if TYPE_CHECKING:
     import asyncio
 
-    from PySide6.QtWidgets import QFileDialog
+    from PySide6.QtWidgets import QFileDialog, QStyleOptionViewItem
 
     from app.store import ScriptRecord, Store
 
@@ -61,9 +63,10 @@ log = logging.getLogger(__name__)
 
 SEARCH_DEBOUNCE_MS = 250
 HISTORY_PAGE = 200
-RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
-RUNNING_ROLE = Qt.ItemDataRole.UserRole + 2  # the script being written right now
-LOAD_MORE_ROLE = Qt.ItemDataRole.UserRole + 3  # the row at the end that loads the next page
+USER_ROLE = 0x0100  # Qt.ItemDataRole.UserRole, as a number: naming it would build Qt's namespace at import
+RECORD_ROLE = USER_ROLE + 1
+RUNNING_ROLE = USER_ROLE + 2  # the script being written right now
+LOAD_MORE_ROLE = USER_ROLE + 3  # the row at the end that loads the next page
 LOAD_MORE_TEXT = "Load more"
 LOAD_MORE_HINT = f"Older scripts, {HISTORY_PAGE} at a time"
 
@@ -214,8 +217,8 @@ class HistoryDelegate(QStyledItemDelegate):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = option.rect.adjusted(6, 2, -6, -2)
         state = option.state
-        selected = bool(state & QStyle.StateFlag.State_Selected)
-        hovered = bool(state & QStyle.StateFlag.State_MouseOver)
+        selected = bool(state & QtWidgets.QStyle.StateFlag.State_Selected)
+        hovered = bool(state & QtWidgets.QStyle.StateFlag.State_MouseOver)
         if selected or hovered:
             path = QPainterPath()
             path.addRoundedRect(rect, 8, 8)
@@ -233,10 +236,10 @@ class HistoryDelegate(QStyledItemDelegate):
             metrics = QFontMetrics(font)
             painter.setFont(font)
             painter.setPen(QColor(color))
-            elided = metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+            elided = metrics.elidedText(text, QtCore.Qt.TextElideMode.ElideRight, width)
             painter.drawText(
                 QRect(x, y, width, metrics.height()),
-                int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                int(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter),
                 elided,
             )
             y += metrics.height() + self.LINE_GAP
@@ -265,10 +268,12 @@ class HistoryDelegate(QStyledItemDelegate):
                 painter.setPen(QColor("#F08A80" if failed else "#E8B25C"))
             else:
                 painter.setPen(QColor("#B3261E" if failed else "#9A5B00"))
-            align = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+            align = int(QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter)
             painter.drawText(QRect(x, y, width, metrics.height()), align, marker)
             used = metrics.horizontalAdvance(marker)
-            rest = metrics.elidedText("  ·  " + meta_text, Qt.TextElideMode.ElideRight, max(width - used, 0))
+            rest = metrics.elidedText(
+                "  ·  " + meta_text, QtCore.Qt.TextElideMode.ElideRight, max(width - used, 0)
+            )
             painter.setPen(QColor(colors.muted))
             painter.drawText(QRect(x + used, y, max(width - used, 0), metrics.height()), align, rest)
         else:
@@ -278,8 +283,10 @@ class HistoryDelegate(QStyledItemDelegate):
     def _paint_load_more(self, painter: QPainter, option: QStyleOptionViewItem) -> None:
         colors = theme.current_colors()
         state = option.state
-        active = bool(state & (QStyle.StateFlag.State_MouseOver | QStyle.StateFlag.State_Selected))
-        focused = bool(state & QStyle.StateFlag.State_HasFocus)
+        active = bool(
+            state & (QtWidgets.QStyle.StateFlag.State_MouseOver | QtWidgets.QStyle.StateFlag.State_Selected)
+        )
+        focused = bool(state & QtWidgets.QStyle.StateFlag.State_HasFocus)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = option.rect.adjusted(10, 8, -10, -8)
@@ -292,14 +299,14 @@ class HistoryDelegate(QStyledItemDelegate):
         title_height = QFontMetrics(title_font).height()
         meta_height = QFontMetrics(meta_font).height()
         top = rect.top() + (rect.height() - title_height - self.LINE_GAP - meta_height) // 2
-        centred = int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter)
+        centred = int(QtCore.Qt.AlignmentFlag.AlignHCenter | QtCore.Qt.AlignmentFlag.AlignVCenter)
         painter.setFont(title_font)
         painter.setPen(QColor(colors.accent))
         painter.drawText(QRect(rect.left(), top, rect.width(), title_height), centred, LOAD_MORE_TEXT)
         painter.setFont(meta_font)
         painter.setPen(QColor(colors.muted))
         hint = QFontMetrics(meta_font).elidedText(
-            LOAD_MORE_HINT, Qt.TextElideMode.ElideRight, rect.width() - 16
+            LOAD_MORE_HINT, QtCore.Qt.TextElideMode.ElideRight, rect.width() - 16
         )
         painter.drawText(
             QRect(rect.left(), top + title_height + self.LINE_GAP, rect.width(), meta_height), centred, hint
@@ -316,7 +323,7 @@ def record_item(record: ScriptRecord, *, running: bool) -> QStandardItem:
     item = QStandardItem(record.topic)
     item.setData(record, RECORD_ROLE)
     item.setData(running, RUNNING_ROLE)
-    item.setData(accessible_text(record), Qt.ItemDataRole.AccessibleTextRole)
+    item.setData(accessible_text(record), QtCore.Qt.ItemDataRole.AccessibleTextRole)
     snippet = " ".join(record.text.split()[:60])
     note = status_note(record)
     item.setToolTip("\n\n".join(x for x in (note, snippet) if x))
@@ -327,10 +334,10 @@ def record_item(record: ScriptRecord, *, running: bool) -> QStandardItem:
 def load_more_item() -> QStandardItem:
     item = QStandardItem(LOAD_MORE_TEXT)
     item.setData(True, LOAD_MORE_ROLE)
-    item.setData("Load more scripts", Qt.ItemDataRole.AccessibleTextRole)
+    item.setData("Load more scripts", QtCore.Qt.ItemDataRole.AccessibleTextRole)
     item.setData(
         f"Adds the next {HISTORY_PAGE} older scripts to the list. Press Enter or click.",
-        Qt.ItemDataRole.AccessibleDescriptionRole,
+        QtCore.Qt.ItemDataRole.AccessibleDescriptionRole,
     )
     item.setToolTip(f"Show the next {HISTORY_PAGE} older scripts (Enter)")
     item.setEditable(False)
@@ -394,10 +401,8 @@ class HistoryPanel(QWidget):
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setMouseTracking(True)
         self.list.setUniformItemSizes(True)
-        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.setAccessibleName("Script history")
         self.list.setAccessibleDescription(
             "Your scripts, newest first. Enter opens one; Delete removes it; the context menu copies or "
@@ -407,7 +412,6 @@ class HistoryPanel(QWidget):
 
         self.count_label = QLabel(self)
         self.count_label.setObjectName("historyCount")
-        self.count_label.setAlignment(Qt.AlignmentFlag.AlignHCenter)
         self.count_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)  # the theme's muted colour
         count_font = self.count_label.font()
         if count_font.pointSizeF() > 0:
@@ -419,7 +423,6 @@ class HistoryPanel(QWidget):
         self.empty_label = QLabel(self)
         self.empty_label.setObjectName("historyEmpty")
         self.empty_label.setWordWrap(True)
-        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         layout.addWidget(self.empty_label)
         layout.addStretch(0)
 
@@ -440,7 +443,7 @@ class HistoryPanel(QWidget):
         self.copy_action = self._action("Copy script", None, self._copy_current)
         self.export_action = self._action("Export…", None, self._export_current)
         self.delete_action = self._action("Delete", QKeySequence.StandardKey.Delete, self._delete_current)
-        FirstPaintWatcher(self, self._set_menu_icons)  # seen only in the context menu: after the first paint
+        FirstPaintWatcher(self, self._finish_ui)
         self._update_empty_state()
 
     def _action(
@@ -448,11 +451,24 @@ class HistoryPanel(QWidget):
     ) -> QAction:
         action = QAction(text, self.list)
         if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-            action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-            self.list.addAction(action)
+            action.setShortcuts([QKeySequence(shortcut)])  # setShortcut would build Qt's namespace
         action.triggered.connect(slot)
         return action
+
+    def _finish_ui(self) -> None:
+        """After the first paint: what only shows once the list is in use, the menu's icons and what needs
+        Qt's namespace (~25 ms to build, see MainWindow.build_ui). The list's keys and context menu work from
+        here on; a panel never painted cannot be used."""
+        self._set_menu_icons()
+        qt = QtCore.Qt
+        self.list.setHorizontalScrollBarPolicy(qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setContextMenuPolicy(qt.ContextMenuPolicy.CustomContextMenu)
+        self.count_label.setAlignment(qt.AlignmentFlag.AlignHCenter)
+        self.empty_label.setAlignment(qt.AlignmentFlag.AlignHCenter | qt.AlignmentFlag.AlignTop)
+        for action in (self.open_action, self.delete_action):  # Enter and Delete act on the list only
+            action.setShortcutContext(qt.ShortcutContext.WidgetShortcut)
+            self.list.addAction(action)
+        self._update_empty_state()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = start_task(coro, name=name)
@@ -618,6 +634,8 @@ class HistoryPanel(QWidget):
         search = self.search_text()
         if search:
             self.empty_label.setText(f"No scripts match “{search}”.")
+        elif self._store is None:
+            self.empty_label.setText("")  # not read yet: "No scripts yet" may not be true
         else:
             self.empty_label.setText("No scripts yet.\nEverything you write is kept here.")
         self.empty_label.setVisible(empty)
@@ -661,7 +679,7 @@ class HistoryPanel(QWidget):
             self._suppress_open = False
 
     def focus_search(self) -> None:
-        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.setFocus(QtCore.Qt.FocusReason.ShortcutFocusReason)
         self.search.selectAll()
 
     # --- actions -----------------------------------------------------------------------------------------
@@ -796,5 +814,5 @@ class HistoryPanel(QWidget):
             menu.addAction(action)
         menu.addSeparator()
         menu.addAction(self.delete_action)
-        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
         menu.popup(self.list.viewport().mapToGlobal(position))

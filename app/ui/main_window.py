@@ -127,12 +127,18 @@ class MainWindow(QMainWindow):
             self.attach(service, key_store=key_store)
 
     def build_ui(self) -> None:
-        """Create the widgets (once); the constructor does it unless told to defer it past the first paint."""
-        from PySide6.QtCore import Qt
+        """Create the widgets (once); the constructor does it unless told to defer it past the first paint.
 
+        Nothing here touches Qt's `Qt` namespace: building its Python type (about a hundred enums) takes
+        ~25 ms, so a window that opens as it was left (its docks placed by the saved layout, not by a
+        `Qt.DockWidgetArea`) paints first. What needs the namespace and is not seen before a person acts (a
+        cursor shape, selectable labels, the history's menu and key handling) is set by `_finish_ui`: right
+        after the first paint when the window is on screen, else at once.
+        """
         if self._ui_built:
             return
         self._ui_built = True
+        self._layout_restored = self._restore_dock_layout()
         self._build_actions()
         self._build_central()
         self._build_docks()
@@ -141,16 +147,26 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.restore_layout()
         self._sync_enabled()
-        self.topic_edit.setFocus(Qt.FocusReason.OtherFocusReason)
-        FirstPaintWatcher(self.composer, self._set_action_icons)  # only the menus show them: after the paint
+        self.topic_edit.setFocus()
+        if self.isVisible():
+            FirstPaintWatcher(self.composer, self._finish_ui)
+        else:
+            self._finish_ui()
         if self.isVisible() and not self._layout_restored:
             self._docks_sized = True
             QTimer.singleShot(0, self._size_docks)
 
+    def _finish_ui(self) -> None:
+        from PySide6.QtCore import Qt
+
+        self.badge.setCursor(Qt.CursorShape.PointingHandCursor)
+        for label in (self.banner_label, self.status_message):
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._set_action_icons()  # only the menus show them
+
     # --- construction ------------------------------------------------------------------------------------
 
     def _build_central(self) -> None:
-        from PySide6.QtCore import Qt
         from PySide6.QtWidgets import (
             QComboBox,
             QFrame,
@@ -265,12 +281,11 @@ class MainWindow(QMainWindow):
         self.banner_label = QLabel(self.banner)
         self.banner_label.setObjectName("bannerLabel")
         self.banner_label.setWordWrap(True)
-        self.banner_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.banner_button = QPushButton(self.banner)
         self.banner_button.setObjectName("bannerActionButton")
         self.banner_button.clicked.connect(lambda: self._run_action(self.banner_button.property("action")))
         banner_layout.addWidget(self.banner_label, 1)
-        banner_layout.addWidget(self.banner_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        banner_layout.addWidget(self.banner_button)  # a fixed-height widget sits centred by default
         self.banner.hide()
         outer.addWidget(self.banner)
 
@@ -290,21 +305,19 @@ class MainWindow(QMainWindow):
         self.badge = QPushButton(central)
         self.badge.setObjectName("poweredByBadge")
         self.badge.setFlat(True)
-        self.badge.setCursor(Qt.CursorShape.PointingHandCursor)
         self.badge.setToolTip("Who wrote this script. Click to choose the provider (Settings).")
         self.badge.setAccessibleDescription("Opens the provider settings.")
         self.badge.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         self.badge.clicked.connect(self.open_settings)
         bottom.addWidget(self.stats_line, 1)
-        bottom.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignRight)
+        bottom.addWidget(self.badge)  # at the right: the stats line takes the stretch
         outer.addLayout(bottom)
         self.setCentralWidget(central)
         # Shown once the core says which provider writes (it is read from the store): never a guess first.
         self.badge.hide()
 
     def _build_docks(self) -> None:
-        from PySide6.QtCore import Qt
-        from PySide6.QtWidgets import QDockWidget, QLabel
+        from PySide6.QtWidgets import QDockWidget, QLabel, QVBoxLayout
 
         from app.ui.history import HistoryPanel
 
@@ -316,7 +329,6 @@ class MainWindow(QMainWindow):
             QDockWidget.DockWidgetFeature.DockWidgetClosable | QDockWidget.DockWidgetFeature.DockWidgetMovable
         )
         self.history_dock.setMinimumWidth(240)
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.history_dock)
         self.history.open_requested.connect(self.show_record)
         self.history.deleted.connect(self._on_deleted)
         self.history.restored.connect(lambda record: self.show_message(f"Restored “{record.topic}”."))
@@ -331,17 +343,31 @@ class MainWindow(QMainWindow):
         self.rate_dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetClosable | QDockWidget.DockWidgetFeature.DockWidgetMovable
         )
-        placeholder = QLabel("Limits appear here once a provider is set up.", self.rate_dock)
+        placeholder = QWidget(self.rate_dock)
         placeholder.setObjectName("rateLimitPlaceholder")
-        placeholder.setWordWrap(True)
-        placeholder.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        placeholder.setMargin(12)
+        note = QLabel("Limits appear here once a provider is set up.", placeholder)
+        note.setWordWrap(True)
+        note.setMargin(12)
+        column = QVBoxLayout(placeholder)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(note)
+        column.addStretch(1)  # the note at the top
         self.rate_dock.setWidget(placeholder)
         self.rate_dock.setMinimumWidth(280)
+        self._place_docks()
+
+    def _place_docks(self) -> None:
+        """Where the saved layout had them; else (a first start) the history left and the limits right."""
+        docks = (self.history_dock, self.rate_dock)
+        if self._layout_restored and all([self.restoreDockWidget(dock) for dock in docks]):
+            return
+        from PySide6.QtCore import Qt
+
+        self._layout_restored = False
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.history_dock)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.rate_dock)
 
     def _build_status_bar(self) -> None:
-        from PySide6.QtCore import Qt
         from PySide6.QtWidgets import QLabel, QPushButton
 
         bar = self.statusBar()
@@ -351,7 +377,6 @@ class MainWindow(QMainWindow):
         self.provider_status.setAccessibleName("Provider status")
         self.status_message = QLabel(bar)
         self.status_message.setObjectName("statusMessage")
-        self.status_message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status_action = QPushButton(bar)
         self.status_action.setObjectName("statusActionButton")
         self.status_action.hide()
@@ -402,10 +427,12 @@ class MainWindow(QMainWindow):
         self.stop_button.clicked.connect(self.stop_action.trigger)
         self.rate_panel_action = self.rate_dock.toggleViewAction()
         self.rate_panel_action.setText("Rate limits panel")
-        self.rate_panel_action.setShortcut(QKeySequence("Ctrl+Shift+L"))
+        # setShortcuts, not setShortcut: choosing among setShortcut's overloads (one takes a Qt.Key) builds
+        # Qt's namespace, see build_ui.
+        self.rate_panel_action.setShortcuts([QKeySequence("Ctrl+Shift+L")])
         self.history_action = self.history_dock.toggleViewAction()
         self.history_action.setText("History")
-        self.history_action.setShortcut(QKeySequence("Ctrl+Shift+H"))
+        self.history_action.setShortcuts([QKeySequence("Ctrl+Shift+H")])
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -1127,14 +1154,18 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
 
+    def _restore_dock_layout(self) -> bool:
+        """Restore the saved dock layout before the docks exist (they then take their saved places as they
+        are created, see `_place_docks`); False when there is none."""
+        settings = self.settings()
+        state = settings.value("window/state") if settings is not None else None
+        return isinstance(state, QByteArray) and self.restoreState(state)
+
     def restore_layout(self) -> None:
-        """The docks, the composer's length choice and the panel's density, as they were left."""
+        """The composer's length choice and the panel's density, as they were left."""
         settings = self.settings()
         if settings is None:
             return
-        state = settings.value("window/state")
-        if isinstance(state, QByteArray):
-            self._layout_restored = self.restoreState(state)
         unit = settings.value("composer/unit")
         value = settings.value("composer/length")
         if unit in (UNIT_WORDS, UNIT_MINUTES):

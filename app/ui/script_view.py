@@ -14,7 +14,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6 import QtCore  # its Qt namespace is built on first use, after the window has painted
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QResizeEvent, QTextBlockFormat, QTextCursor, QTextDocument
 from PySide6.QtWidgets import QLabel, QSizePolicy, QTextEdit, QWidget
 
@@ -182,8 +183,8 @@ class StatsLine(QLabel):
         width = self.contentsRect().width()
         text = (
             self._full
-            if width <= 0
-            else self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, width)
+            if width <= 0 or not self._full
+            else self.fontMetrics().elidedText(self._full, QtCore.Qt.TextElideMode.ElideRight, width)
         )
         if text != super().text():
             self.setText(text)

@@ -24,6 +24,7 @@ THEME_ENV = "SCRIPTWRIGHT_THEME"
 SCRIPT_FONT_POINT_SIZE = 12.0
 SCRIPT_LINE_HEIGHT_PERCENT = 150
 _FOLLOWER_PROPERTY = "scriptwrightThemeFollower"
+_FUSION_PROPERTY = "scriptwrightFusion"
 
 
 class ThemeColors(NamedTuple):
@@ -214,11 +215,25 @@ def script_font() -> QFont:
     return font
 
 
+def new_application(argv: list[str]) -> QApplication:
+    """The application, in the Fusion style from the start.
+
+    Given as `-style fusion` (after the caller's arguments, so it wins), Qt sets the style itself: asking
+    `app.style()` which style is in use would build the Python type of QStyle and its eleven enums, ~8 ms
+    before the first paint.
+    """
+    app = QApplication([*argv, "-style", "fusion"])
+    app.setProperty(_FUSION_PROPERTY, True)
+    return app
+
+
 def apply_theme(app: QApplication, *, exact: bool = True) -> ThemeColors:
     """Apply the scheme the system prefers (or THEME_ENV) to the whole application; returns its colours."""
     colors = DARK if system_prefers_dark(app, exact=exact) else LIGHT
-    if app.style().name().lower() != "fusion":
-        app.setStyle("Fusion")
+    if app.property(_FUSION_PROPERTY) is not True:
+        if app.style().name().lower() != "fusion":
+            app.setStyle("Fusion")
+        app.setProperty(_FUSION_PROPERTY, True)
     app.setProperty("scriptwrightDark", colors.dark)
     app.setPalette(build_palette(colors))
     app.setStyleSheet(build_stylesheet(colors))

@@ -187,3 +187,11 @@ def test_count_text() -> None:
     assert count_text(1, 1, search=False) == "1 script"
     assert count_text(200, 340, search=True) == "200 of 340 matches"
     assert count_text(1, 1, search=True) == "1 match"
+
+
+def test_the_history_roles_are_past_qt_user_role() -> None:
+    from PySide6.QtCore import Qt
+
+    from app.ui.history import USER_ROLE
+
+    assert Qt.ItemDataRole.UserRole == USER_ROLE  # a number in the module, so that importing it stays cheap

@@ -524,12 +524,23 @@ async def test_geometry_and_composer_choices_are_remembered(service: FakeService
     async with open_window(service, ini) as first:
         first.resize(first.width(), 520)  # the offscreen screen is 800x600: restoreGeometry clamps to it
         first.rate_dock.hide()
+        first.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, first.history_dock)  # moved by the user
         first.length_unit.setCurrentIndex(first.length_unit.findData("words"))
         first.length_spin.setValue(750)
     async with open_window(service, ini) as second:
         assert second.height() == 520
         assert second.rate_dock.isHidden() and not second.history_dock.isHidden()
+        # Placed by the saved layout as they were created, not by the defaults (history on the left).
+        assert second.dockWidgetArea(second.history_dock) == Qt.DockWidgetArea.RightDockWidgetArea
         assert second.target_words() == 750
+
+
+async def test_a_first_start_puts_the_history_left_and_the_limits_right(
+    service: FakeService, tmp_path: Path
+) -> None:
+    async with open_window(service, tmp_path / "window.ini") as window:
+        assert window.dockWidgetArea(window.history_dock) == Qt.DockWidgetArea.LeftDockWidgetArea
+        assert window.dockWidgetArea(window.rate_dock) == Qt.DockWidgetArea.RightDockWidgetArea
 
 
 def test_theme_follower_re_applies_when_the_scheme_changes(
