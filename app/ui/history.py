@@ -18,10 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6 import (
-    QtCore,
-    QtWidgets,
-)  # their Qt and QStyle are built on first use: see HistoryPanel.finish_ui
+# Qt, QStyle, QPainter and QMenu are reached through their modules, so that each is built (PySide builds a
+# type and its enums on first use) when a row is drawn or a menu opened, not before the window's first
+# paint: see HistoryPanel._finish_ui.
+from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
@@ -29,8 +29,6 @@ from PySide6.QtGui import (
     QFont,
     QFontMetrics,
     QKeySequence,
-    QPainter,
-    QPainterPath,
     QPalette,
     QStandardItem,
     QStandardItemModel,
@@ -40,7 +38,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListView,
-    QMenu,
     QStyledItemDelegate,
     QVBoxLayout,
     QWidget,
@@ -55,6 +52,7 @@ from app.ui.tasks import run_blocking, start_task
 if TYPE_CHECKING:
     import asyncio
 
+    from PySide6.QtGui import QPainter
     from PySide6.QtWidgets import QFileDialog, QStyleOptionViewItem
 
     from app.store import ScriptRecord, Store
@@ -214,13 +212,13 @@ class HistoryDelegate(QStyledItemDelegate):
             return
         colors = theme.current_colors()
         painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
         rect = option.rect.adjusted(6, 2, -6, -2)
         state = option.state
         selected = bool(state & QtWidgets.QStyle.StateFlag.State_Selected)
         hovered = bool(state & QtWidgets.QStyle.StateFlag.State_MouseOver)
         if selected or hovered:
-            path = QPainterPath()
+            path = QtGui.QPainterPath()
             path.addRoundedRect(rect, 8, 8)
             painter.fillPath(path, QColor(colors.accent_soft if selected else colors.alt_base))
             if selected:
@@ -288,9 +286,9 @@ class HistoryDelegate(QStyledItemDelegate):
         )
         focused = bool(state & QtWidgets.QStyle.StateFlag.State_HasFocus)
         painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
         rect = option.rect.adjusted(10, 8, -10, -8)
-        path = QPainterPath()
+        path = QtGui.QPainterPath()
         path.addRoundedRect(QRectF(rect).adjusted(0.5, 0.5, -0.5, -0.5), 8, 8)
         painter.fillPath(path, QColor(colors.accent_soft if active or focused else colors.base))
         painter.setPen(QColor(colors.accent if focused else colors.border))
@@ -809,7 +807,7 @@ class HistoryPanel(QWidget):
         if index.data(RECORD_ROLE) is None:  # empty space, or the "Load more" row
             return
         self.list.setCurrentIndex(index)
-        menu = QMenu(self.list)
+        menu = QtWidgets.QMenu(self.list)
         for action in (self.open_action, self.copy_action, self.export_action):
             menu.addAction(action)
         menu.addSeparator()
