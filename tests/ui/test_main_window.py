@@ -346,6 +346,30 @@ async def test_history_search_is_debounced_and_matches_topic_and_text(
     assert not window.history.empty_label.isHidden()
 
 
+async def test_a_script_in_the_history_has_a_context_menu_and_keys(window: MainWindow, store: Store) -> None:
+    from PySide6.QtWidgets import QMenu
+
+    seed(store, "Octopus minds", "tentacles think")
+    await window.history.refresh()
+    await wait_until(lambda: window.history.list.isVisible())
+    history = window.history
+    assert history.list.contextMenuPolicy() == Qt.ContextMenuPolicy.CustomContextMenu
+    history.list.customContextMenuRequested.emit(history.list.visualRect(history.model.index(0, 0)).center())
+    menus = [menu for menu in history.list.findChildren(QMenu) if menu.isVisible()]
+    assert len(menus) == 1
+    assert [a.text() for a in menus[0].actions() if not a.isSeparator()] == [
+        "Open",
+        "Copy script",
+        "Export…",
+        "Delete",
+    ]
+    menus[0].close()
+    # Enter and Delete act on the list only (not on the topic field, say).
+    for action in (history.open_action, history.delete_action):
+        assert action in history.list.actions()
+        assert action.shortcutContext() == Qt.ShortcutContext.WidgetShortcut
+
+
 async def test_delete_then_undo_restores_the_script(window: MainWindow, store: Store) -> None:
     script_id = seed(store, "Keep me", "precious words")
     await window.history.refresh()
