@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from PySide6 import QtCore  # its Qt namespace is built on first use, after the window has painted
+# Qt, QTextCursor and QTextBlockFormat are reached through their modules: PySide builds a type and its enums
+# on first use, and the view needs them once there is text, after the window's first paint.
+from PySide6 import QtCore, QtGui
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QResizeEvent, QTextBlockFormat, QTextCursor, QTextDocument
+from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QLabel, QSizePolicy, QTextEdit, QWidget
 
 from app.ui import theme
@@ -27,6 +30,9 @@ from app.ui.script_stats import (  # noqa: F401 - re-exported for the window and
     format_ms,
     spoken_duration,
 )
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QResizeEvent, QTextBlockFormat
 
 FLUSH_INTERVAL_MS = 30
 # A flush that took long (a very long paragraph relayouts whole) stretches the next wait to a multiple of it,
@@ -58,10 +64,7 @@ class ScriptView(QTextEdit):
         self.setPlaceholderText("Your script appears here as it is written.")  # one line: it does not wrap
         self.setAccessibleName("Script")
         self.setAccessibleDescription("The generated script. Read-only; copy or export it from the menus.")
-        self._block_format = QTextBlockFormat()
-        self._block_format.setLineHeight(
-            float(theme.SCRIPT_LINE_HEIGHT_PERCENT), QTextBlockFormat.LineHeightTypes.ProportionalHeight.value
-        )
+        self._block_format: QTextBlockFormat | None = None  # see _paragraph_format
         self._pending: list[str] = []
         self._arrivals: list[float] = []
         self._timer = QTimer(self)
@@ -73,7 +76,8 @@ class ScriptView(QTextEdit):
         self.delta_count = 0
         self.latency_probe: Callable[[float], None] | None = None
         self._document: QTextDocument | None = None  # the one set_script made (not Qt's first)
-        self.set_script("")
+        # Qt's own first document shows the placeholder until the first script is set.
+        self.document().setDocumentMargin(DOCUMENT_MARGIN)
 
     # --- streaming ---------------------------------------------------------------------------------------
 
@@ -100,10 +104,16 @@ class ScriptView(QTextEdit):
             return
         chunk = "".join(self._pending)
         self._pending.clear()
+        if (
+            self._document is None
+        ):  # the first text: Qt's own document (the placeholder's) has no line spacing
+            self._show_new_document("")
         bar = self.verticalScrollBar()
         follow = bar.value() >= bar.maximum() - _AT_BOTTOM_SLACK_PX
-        cursor = QTextCursor(self.document())
-        cursor.movePosition(QTextCursor.MoveOperation.End)  # new paragraphs take the block format from here
+        cursor = QtGui.QTextCursor(self.document())
+        cursor.movePosition(
+            QtGui.QTextCursor.MoveOperation.End
+        )  # new paragraphs take the block format from here
         started = time.perf_counter()
         cursor.insertText(chunk)
         if follow:
@@ -129,20 +139,34 @@ class ScriptView(QTextEdit):
         self._timer.setInterval(FLUSH_INTERVAL_MS)
         self._pending.clear()
         self._arrivals.clear()
+        self._show_new_document(text)
+        self.moveCursor(QtGui.QTextCursor.MoveOperation.Start)
+        self.words.reset(text)
+
+    def _show_new_document(self, text: str) -> None:
         document = QTextDocument(self)
         document.setDocumentMargin(DOCUMENT_MARGIN)
         document.setUndoRedoEnabled(False)
         document.setDefaultFont(self.font())
-        cursor = QTextCursor(document)
-        cursor.setBlockFormat(self._block_format)
+        cursor = QtGui.QTextCursor(document)
+        cursor.setBlockFormat(self._paragraph_format())
         if text:
             cursor.insertText(text)  # no layout yet: the document is not shown
         previous, self._document = self._document, document
         self.setDocument(document)
         if previous is not None:  # the first document was Qt's own, which Qt deletes itself
             previous.deleteLater()
-        self.moveCursor(QTextCursor.MoveOperation.Start)
-        self.words.reset(text)
+
+    def _paragraph_format(self) -> QTextBlockFormat:
+        """Roomy lines. Built with the first script, not the view: PySide builds QTextFormat's type and
+        enums on first use, ~3 ms before the first paint."""
+        if self._block_format is None:
+            self._block_format = QtGui.QTextBlockFormat()
+            self._block_format.setLineHeight(
+                float(theme.SCRIPT_LINE_HEIGHT_PERCENT),
+                QtGui.QTextBlockFormat.LineHeightTypes.ProportionalHeight.value,
+            )
+        return self._block_format
 
     def script_text(self) -> str:
         """The complete text, including deltas not yet flushed."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QTextDocument
 
+from app.ui import theme
 from app.ui.main_window import MainWindow
 from app.ui.script_view import DOCUMENT_MARGIN, ScriptView
 
@@ -20,6 +21,7 @@ async def test_a_whole_script_arrives_in_a_new_document_that_looks_like_the_stre
     view.append_delta("streamed words\n\nmore")
     view.flush()
     streamed_height = view.document().firstBlock().blockFormat().lineHeight()
+    assert streamed_height == theme.SCRIPT_LINE_HEIGHT_PERCENT  # the first text too, with no begin_stream()
 
     view.set_script(LONG_SCRIPT)
     document = view.document()
