@@ -113,7 +113,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else theme.new_application([sys.argv[0], *qt_args])
-    caches = theme.load_shared_caches_in_background()  # while this thread goes on building the window
     app.setApplicationName("Scriptwright")
     app.setApplicationDisplayName("Scriptwright")
     app.setOrganizationName("Scriptwright")
@@ -166,7 +165,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     # used the platform palette's guess (right unless the platform and the system disagree).
     follower.add_listener(window.refresh_theme)
     follower.recheck()
-    caches.join()  # long done by now; nothing of Qt's may still run on it when the app exits
 
     # The log file from here on (its handlers cost ~10 ms of imports that the first paint need not wait for):
     # the core and every provider call are logged; an error in building the window still reaches stderr.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -306,23 +305,6 @@ def app_icon() -> QIcon:
     if result.isNull() and svg.is_file():
         result.addFile(str(svg))
     return result
-
-
-def load_shared_caches_in_background() -> threading.Thread:
-    """Start loading, on a worker thread, what Qt builds on first use and shares between threads: the font
-    database (~6 ms, paid by the first widget that measures text) and the SVG image plugin (~2 ms, paid by
-    the first icon). Qt releases the interpreter lock while it loads them, so this overlaps with the main
-    thread importing and building the window; both are guarded by Qt's own locks. Join it before exit."""
-
-    def load() -> None:
-        from PySide6.QtGui import QFontDatabase, QImage
-
-        QFontDatabase.families()
-        QImage().loadFromData(b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>', "SVG")
-
-    thread = threading.Thread(target=load, name="qt-caches", daemon=True)
-    thread.start()
-    return thread
 
 
 @lru_cache(maxsize=64)

@@ -4,7 +4,6 @@ bits."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -583,17 +582,6 @@ def test_theme_follower_re_applies_when_the_scheme_changes(
     monkeypatch.setenv(theme.THEME_ENV, "light")
     follower.recheck()
     assert seen == [True, False]
-
-
-def test_the_shared_caches_load_on_a_worker_thread(qapp: QApplication) -> None:
-    from PySide6.QtGui import QFontDatabase
-
-    thread = theme.load_shared_caches_in_background()
-    assert thread is not threading.main_thread() and thread.daemon  # never holds up the exit
-    thread.join(timeout=10)
-    assert not thread.is_alive()
-    assert QFontDatabase.families()  # the font database it loaded serves the GUI thread
-    assert not theme.icon("generate", "#123456").isNull()  # and so does the SVG plugin
 
 
 def test_theme_follows_the_environment_override(qapp: QApplication, monkeypatch: pytest.MonkeyPatch) -> None:
