@@ -24,5 +24,6 @@ class FirstPaintWatcher(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if not self._done and event.type() == QEvent.Type.Paint:
             self._done = True
+            watched.removeEventFilter(self)  # the widget's later events no longer pass through Python
             QTimer.singleShot(0, self._callback)  # after this paint has finished
         return False
