@@ -132,8 +132,8 @@ class MainWindow(QMainWindow):
         Nothing here touches Qt's `Qt` namespace: building its Python type (about a hundred enums) takes
         ~25 ms, so a window that opens as it was left (its docks placed by the saved layout, not by a
         `Qt.DockWidgetArea`) paints first. What needs the namespace and is not seen before a person acts (a
-        cursor shape, selectable labels, the history's menu and key handling) is set by `_finish_ui`: right
-        after the first paint when the window is on screen, else at once.
+        cursor shape, selectable labels) is set by `_finish_ui`: right after the first paint when the window
+        is on screen, else at once. The history panel does the same for its menu, keys and alignments.
         """
         if self._ui_built:
             return
@@ -359,6 +359,7 @@ class MainWindow(QMainWindow):
     def _place_docks(self) -> None:
         """Where the saved layout had them; else (a first start) the history left and the limits right."""
         docks = (self.history_dock, self.rate_dock)
+        # A list, not a generator: each dock is restored, whatever the one before answered.
         if self._layout_restored and all([self.restoreDockWidget(dock) for dock in docks]):
             return
         from PySide6.QtCore import Qt
