@@ -306,25 +306,26 @@ class ScriptService:
             # for SQLite, and an answer cached a moment ago is found.
             key = cache_key(name, writer.model, system_prompt, messages, None)
             hit = await asyncio.wrap_future(self.store.later(partial(self.cache.lookup, key)))
-        # Every row this call leaves is written behind it, while the request is under way.
-        rows = _ScriptRows(
-            self.store.later(
-                partial(self.store.create_script, request.topic, persona, name, writer.model, target_words)
-            ),
-            [],
-        )
-        token = _current_script.set(rows)
-        report = CallReport()
-        parts: list[str] = []
-        if hit is not None:
-            log.info("[ScriptService] %s/%s answered from the response cache", hit.provider, hit.model)
-            source = replay(hit, clock=self.clock, report=report, on_attempt=self._record_attempt)
-        else:
-            source = writer.stream(messages, system_prompt=system_prompt, report=report)
-        try:
-            # What this call queued is written once the reply is in: meanwhile the writer would compete with
-            # the stream for the interpreter and a core.
-            with self.store.writes_held():
+        # Every row this call leaves is written behind it, once the reply is in: queued (the script's row
+        # first) while a reply streams, they would compete with it for the interpreter and a core.
+        with self.store.writes_held():
+            rows = _ScriptRows(
+                self.store.later(
+                    partial(
+                        self.store.create_script, request.topic, persona, name, writer.model, target_words
+                    )
+                ),
+                [],
+            )
+            token = _current_script.set(rows)
+            report = CallReport()
+            parts: list[str] = []
+            if hit is not None:
+                log.info("[ScriptService] %s/%s answered from the response cache", hit.provider, hit.model)
+                source = replay(hit, clock=self.clock, report=report, on_attempt=self._record_attempt)
+            else:
+                source = writer.stream(messages, system_prompt=system_prompt, report=report)
+            try:
                 async with aclosing(source) as stream:
                     # Once per token: local names are faster.
                     clock, add_part = time.perf_counter, parts.append
@@ -341,24 +342,26 @@ class ScriptService:
                                 yield_after = clock() + STREAM_YIELD_INTERVAL_S
                         else:
                             return self._finish(rows, item, report, name, system_prompt, messages)
-        except LLMProviderError as error:
-            log.warning("[ScriptService] %s failed: %s (%s)", name, error.code.value, error.message)
-            return self._end(rows, "failed", parts, report, name, writer, error)
-        except WaitCancelled:  # the user cancelled a visible wait: nothing more was sent
-            return self._end(rows, "cancelled", parts, report, name, writer, None)
-        except asyncio.CancelledError:
-            self._end(rows, "cancelled", parts, report, name, writer, None)
-            raise
-        finally:
-            _current_script.reset(token)
-            if isinstance(writer, FallbackChain):
-                self._remember_always(writer)
-            for attempt in {(a.provider, a.model) for a in report.attempts}:
-                self._save_reported(*attempt)
-        unfinished = LLMProviderError(
-            ErrorCode.INVALID_RESPONSE, f"{writer.label} ended the reply without finishing it.", provider=name
-        )
-        return self._end(rows, "failed", parts, report, name, writer, unfinished)
+            except LLMProviderError as error:
+                log.warning("[ScriptService] %s failed: %s (%s)", name, error.code.value, error.message)
+                return self._end(rows, "failed", parts, report, name, writer, error)
+            except WaitCancelled:  # the user cancelled a visible wait: nothing more was sent
+                return self._end(rows, "cancelled", parts, report, name, writer, None)
+            except asyncio.CancelledError:
+                self._end(rows, "cancelled", parts, report, name, writer, None)
+                raise
+            finally:
+                _current_script.reset(token)
+                if isinstance(writer, FallbackChain):
+                    self._remember_always(writer)
+                for attempt in {(a.provider, a.model) for a in report.attempts}:
+                    self._save_reported(*attempt)
+            unfinished = LLMProviderError(
+                ErrorCode.INVALID_RESPONSE,
+                f"{writer.label} ended the reply without finishing it.",
+                provider=name,
+            )
+            return self._end(rows, "failed", parts, report, name, writer, unfinished)
 
     def _finish(
         self,
