@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from app.core.ratelimit.snapshot import RateLimitSnapshot, Window
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +21,7 @@ log = logging.getLogger(__name__)
 
 WINDOW_SETTINGS_FILENAME = "window.ini"
 # The same names as app.store.paths, repeated so that finding the folder before the first paint does not
-# import
-# the whole store package (~30 ms); tests/ui/test_app_shell.py checks that both agree.
+# import the whole store package (~30 ms); tests/ui/test_app_shell.py checks that both agree.
 _APP_NAME = "Scriptwright"
 _DATA_DIR_ENV = "SCRIPTWRIGHT_DATA_DIR"
 
@@ -49,14 +47,24 @@ def resolve_data_dir(environ: Mapping[str, str] | None = None) -> Path:
     return path
 
 
-@dataclass
 class AppContext:
-    service: ScriptService
-    store: Store
-    key_store: Any
-    data_dir: Path
-    env: dict[str, str] = field(default_factory=dict)
-    _closed: bool = False
+    # A plain class, not a dataclass: this module is imported before the first paint (resolve_data_dir), and
+    # importing `dataclasses` there costs ~4 ms.
+    def __init__(
+        self,
+        *,
+        service: ScriptService,
+        store: Store,
+        key_store: Any,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.service = service
+        self.store = store
+        self.key_store = key_store
+        self.data_dir = data_dir
+        self.env: dict[str, str] = env if env is not None else {}
+        self._closed = False
 
     @property
     def window_settings_path(self) -> Path:

@@ -14,7 +14,6 @@ import contextlib
 import logging
 import re
 from collections.abc import Callable, Coroutine
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +50,7 @@ from app.ui.tasks import run_blocking, start_task
 
 if TYPE_CHECKING:
     import asyncio
+    from datetime import datetime
 
     from PySide6.QtGui import QPainter
     from PySide6.QtWidgets import QFileDialog, QStyleOptionViewItem
@@ -99,7 +99,10 @@ def when_text(iso_utc: str, now: datetime | None = None) -> str:
         moment = local_time(iso_utc)
     except ValueError:
         return iso_utc
-    now = now or datetime.now().astimezone()
+    if now is None:
+        from datetime import datetime  # not at import: the window imports this module before its first paint
+
+        now = datetime.now().astimezone()
     days = (now.date() - moment.date()).days
     if days == 0:
         return moment.strftime("%H:%M")

@@ -54,13 +54,13 @@ def test_smoke_test_paints_and_exits_zero(tmp_path: Path) -> None:
     assert (tmp_path / "window.ini").is_file()  # and the window saved its geometry on close
 
 
-def test_no_provider_sdk_nor_what_the_window_can_wait_for_is_imported_before_the_first_paint(
+def test_no_provider_sdk_nor_what_the_window_can_wait_for_is_imported_before_the_widgets_paint(
     tmp_path: Path,
 ) -> None:
     done = run_app("--smoke-test", "--report-modules", data_dir=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     for report in ("sdk modules", "deferred modules"):  # deferred: asyncio, logging handlers, metadata
-        match = re.search(rf"^{report} at first paint: (.*)$", done.stdout, re.MULTILINE)
+        match = re.search(rf"^{report} when the widgets painted: (.*)$", done.stdout, re.MULTILINE)
         assert match, done.stdout
         assert match.group(1) == "[]", report
 
