@@ -48,6 +48,8 @@ def test_smoke_test_paints_and_exits_zero(tmp_path: Path) -> None:
     assert 0 < int(match.group(1)) < 60_000
     widgets = re.search(r"^widgets painted: (\d+) ms$", done.stdout, re.MULTILINE)
     assert widgets and int(widgets.group(1)) >= int(match.group(1))  # the frame first, then every widget
+    cpu = re.search(r"^cpu time to the widgets painted: (\d+) ms$", done.stdout, re.MULTILINE)
+    assert cpu and int(cpu.group(1)) > 0  # what bench_ui compares with the bare window's
     assert "smoke test: ok" in done.stdout
     assert "Traceback" not in done.stderr
     assert (tmp_path / "scriptwright.db").is_file()  # the core started over the data folder
