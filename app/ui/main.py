@@ -22,7 +22,7 @@ import logging  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
-from typing import TYPE_CHECKING, Any  # noqa: E402
+from typing import TYPE_CHECKING, Any, NamedTuple  # noqa: E402
 
 if TYPE_CHECKING:
     import asyncio
@@ -82,6 +82,26 @@ def qt_namespace_built() -> bool:
     return core is not None and "Qt" in vars(core)
 
 
+class PaintReport(NamedTuple):
+    """The moment a widget had painted, and what the process had done by then."""
+
+    at: float  # time.perf_counter()
+    cpu_seconds: float
+    qt_namespace_built: bool
+    sdk_modules: list[str]
+    deferred_modules: list[str]
+
+    @classmethod
+    def now(cls) -> PaintReport:
+        return cls(
+            time.perf_counter(),
+            time.process_time(),
+            qt_namespace_built(),
+            loaded_sdk_modules(),
+            loaded_deferred_modules(),
+        )
+
+
 class _PrintVersion(argparse.Action):
     """--version. The version is read only when asked: it comes from importlib.metadata, ~25 ms a start."""
 
@@ -132,39 +152,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.ui.first_paint import FirstPaintWatcher
     from app.ui.main_window import MainWindow
 
-    def painted(widget: QWidget) -> tuple[float, float, bool]:
-        """Process events until `widget` has painted (10 s at most); returns when it did, the CPU time the
-        process had used by then, and whether Qt's namespace had been built by then."""
-        stamps: list[tuple[float, float, bool]] = []
-
-        def stamp() -> None:
-            stamps.append((time.perf_counter(), time.process_time(), qt_namespace_built()))
-
-        FirstPaintWatcher(widget, stamp)
-        QTimer.singleShot(10_000, stamp)  # never wait forever
-        while not stamps:
+    def painted(widget: QWidget) -> PaintReport:
+        """Process events until `widget` has painted (10 s at most); returns what was true at that moment."""
+        reports: list[PaintReport] = []
+        FirstPaintWatcher(widget, lambda: reports.append(PaintReport.now()))
+        QTimer.singleShot(10_000, lambda: reports.append(PaintReport.now()))  # never wait forever
+        while not reports:
             app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
-        return stamps[0]
+        return reports[0]
 
     data_dir = resolve_data_dir()
     window = MainWindow(settings_path=data_dir / "window.ini", data_dir=data_dir, defer_ui=True)
     window.show()
-    frame_painted, _, _ = painted(window)
+    frame = painted(window)
     if args.smoke_test or args.report_modules:
-        print(f"first paint: {(frame_painted - process_start()) * 1000.0:.0f} ms", flush=True)
+        print(f"first paint: {(frame.at - process_start()) * 1000.0:.0f} ms", flush=True)
 
     # 2. The widgets, at once (before the event loop starts, so nothing can be clicked half-built), painted
     # before anything else is done, so that what --smoke-test reports is what every start does.
     window.build_ui()
-    widgets_painted, cpu_seconds, qt_built = painted(window.composer)
+    widgets = painted(window.composer)
     if args.smoke_test:
-        print(f"widgets painted: {(widgets_painted - process_start()) * 1000.0:.0f} ms", flush=True)
+        print(f"widgets painted: {(widgets.at - process_start()) * 1000.0:.0f} ms", flush=True)
         # What the process computed to get there, whatever else the machine was doing meanwhile.
-        print(f"cpu time to the widgets painted: {cpu_seconds * 1000.0:.0f} ms", flush=True)
+        print(f"cpu time to the widgets painted: {widgets.cpu_seconds * 1000.0:.0f} ms", flush=True)
     if args.report_modules:
-        print(f"sdk modules when the widgets painted: {loaded_sdk_modules()}", flush=True)
-        print(f"deferred modules when the widgets painted: {loaded_deferred_modules()}", flush=True)
-        print(f"Qt namespace built before the widgets painted: {qt_built}", flush=True)
+        print(f"sdk modules when the widgets painted: {widgets.sdk_modules}", flush=True)
+        print(f"deferred modules when the widgets painted: {widgets.deferred_modules}", flush=True)
+        print(f"Qt namespace built before the widgets painted: {widgets.qt_namespace_built}", flush=True)
     # Asking the system for its colour scheme exactly builds Qt's namespace (~25 ms): after the paint, which
     # used the platform palette's guess (right unless the platform and the system disagree).
     follower.add_listener(window.refresh_theme)
