@@ -91,19 +91,22 @@ def build_context(
     environ: Mapping[str, str] | None = None, *, data_dir: Path | None = None, use_keychain: bool = True
 ) -> AppContext:
     """Open everything the window needs. Blocking: call it from a worker thread."""
-    from app.core.config import load_environment
-    from app.core.keys import KeyStore
-    from app.core.service import ScriptService
-    from app.store import Store
-    from app.store.paths import DATABASE_FILENAME
+    from app.ui.gc_guard import loading_long_lived
 
-    directory = data_dir or resolve_data_dir(environ)
-    env = load_environment((Path.cwd(), directory), environ)
-    store = Store.open(directory / DATABASE_FILENAME)
-    try:
-        key_store = KeyStore(directory, use_keychain=use_keychain)
-        service = ScriptService(store, env, key_store=key_store)
-    except BaseException:
-        store.close()
-        raise
-    return AppContext(service=service, store=store, key_store=key_store, data_dir=directory, env=env)
+    with loading_long_lived():  # the core's modules: see there
+        from app.core.config import load_environment
+        from app.core.keys import KeyStore
+        from app.core.service import ScriptService
+        from app.store import Store
+        from app.store.paths import DATABASE_FILENAME
+
+        directory = data_dir or resolve_data_dir(environ)
+        env = load_environment((Path.cwd(), directory), environ)
+        store = Store.open(directory / DATABASE_FILENAME)
+        try:
+            key_store = KeyStore(directory, use_keychain=use_keychain)
+            service = ScriptService(store, env, key_store=key_store)
+        except BaseException:
+            store.close()
+            raise
+        return AppContext(service=service, store=store, key_store=key_store, data_dir=directory, env=env)

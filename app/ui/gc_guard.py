@@ -10,11 +10,38 @@ generation thresholds, so cycles are still freed within a fraction of a second, 
 from __future__ import annotations
 
 import gc
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from PySide6.QtCore import QObject, QTimer
 
 CHECK_INTERVAL_MS = 250
 _INSTALLED_PROPERTY = "scriptwrightGarbageCollector"
+_loading = 0  # loading_long_lived() blocks under way, on any thread
+_loading_lock = threading.Lock()
+
+
+@contextmanager
+def loading_long_lived() -> Iterator[None]:
+    """Around work (on a worker thread) that may import what lives as long as the process: a provider's SDK,
+    the core. Meanwhile the collector skips its passes: each would scan the tens of thousands of functions,
+    types and tuples being created (5-15 ms on the GUI thread, often while the first reply streams), only to
+    keep them all. If modules were imported, everything is then frozen: moved out of the collector's way for
+    good (only then: freezing also keeps whatever garbage is pending). Freezing frees nothing, so it is safe
+    off the GUI thread, and it is instant."""
+    global _loading
+    modules_before = len(sys.modules)
+    with _loading_lock:
+        _loading += 1
+    try:
+        yield
+    finally:
+        with _loading_lock:
+            _loading -= 1
+        if len(sys.modules) > modules_before:
+            gc.freeze()
 
 
 class GuiGarbageCollector(QObject):
@@ -30,6 +57,8 @@ class GuiGarbageCollector(QObject):
         self._timer.start()
 
     def check(self) -> None:
+        if _loading:
+            return  # see loading_long_lived
         counts = gc.get_count()
         if counts[0] > self.threshold[0]:
             generation = 0

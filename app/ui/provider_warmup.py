@@ -11,11 +11,11 @@ once everything is loaded it costs microseconds.
 
 from __future__ import annotations
 
-import gc
 import importlib
 import logging
-import sys
 from typing import Any
+
+from app.ui.gc_guard import loading_long_lived
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +28,15 @@ HTTP_STACK_MODULES = ("httpcore", "h11", "anyio", "anyio._backends._asyncio")
 def warm_up_provider(service: Any, provider: str | None = None) -> None:
     """Build the adapters and SDK clients `provider` (default: the current one) and its fallbacks write with
     (`ScriptService.prepare`), then the HTTP stack's lazy parts. Blocking."""
-    modules_before = len(sys.modules)
-    try:
-        service.prepare(provider)
-    except Exception:  # generating reports the same problem properly; a warm-up only saves time
-        log.debug("Could not load the adapters for %s ahead of time", provider, exc_info=True)
-    for module_name in HTTP_STACK_MODULES:
+    with loading_long_lived():
         try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        for attribute in dir(module):  # resolves lazily exported names (anyio) now rather than mid-reply
-            getattr(module, attribute, None)
-    if len(sys.modules) > modules_before:
-        # What was just loaded lives as long as the process: move it out of the collector's way (only then:
-        # freezing also keeps whatever garbage is pending). It frees nothing, so it is safe off the GUI
-        # thread (see gc_guard), and it is instant.
-        gc.freeze()
+            service.prepare(provider)
+        except Exception:  # generating reports the same problem properly; a warm-up only saves time
+            log.debug("Could not load the adapters for %s ahead of time", provider, exc_info=True)
+        for module_name in HTTP_STACK_MODULES:
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError:
+                continue
+            for attribute in dir(module):  # resolves lazily exported names (anyio) now rather than mid-reply
+                getattr(module, attribute, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from types import SimpleNamespace
 from typing import Any
@@ -61,3 +62,29 @@ def test_a_failing_warm_up_is_harmless() -> None:
         raise RuntimeError("the store is closed")
 
     warm_up_provider(SimpleNamespace(prepare=broken))  # generating reports problems, not this
+
+
+async def test_generate_waits_for_the_warm_up_typing_started_rather_than_racing_it(
+    window: MainWindow, service: FakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Still running on its worker while the reply streamed, it held the interpreter lock in long slices.
+    release = threading.Event()
+    finished: list[str] = []
+
+    def slow_warm_up(_service: Any, provider: str | None = None) -> None:
+        if provider is None:  # typing's warm-up (generate's own names the provider it writes with)
+            release.wait(10)
+            finished.append("typing")
+        else:
+            finished.append("generate")
+
+    monkeypatch.setattr(main_window_module, "warm_up_provider", slow_warm_up)
+    window.topic_edit.setText("Tides")
+    window.generate(provider="groq")
+    await wait_until(lambda: window.is_generating)
+    await asyncio.sleep(0.2)
+    assert service.requests == [] and finished == []  # nothing is sent while typing's warm-up runs
+    release.set()
+    await wait_until(lambda: not window.is_generating)
+    assert finished == ["typing", "generate"]
+    assert len(service.requests) == 1
