@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -67,13 +67,31 @@ class LLMProviderError(Exception):
         return f"LLMProviderError({self.code.value}, provider={self.provider!r}, message={self.message!r})"
 
 
-def describe_wait(seconds: float) -> str:
-    """A wait as a person reads it: "1 s", "39 s", "9 min 38 s", "6 h 12 min"."""
-    total = max(1, math.ceil(seconds))
+WaitStyle = Literal["short", "compact", "words"]
+_UNIT_SYMBOLS: dict[str, dict[str, str]] = {
+    "short": {"hour": "h", "minute": "min", "second": "s"},
+    "compact": {"hour": "h", "minute": "m", "second": "s"},
+}
+
+
+def describe_wait(seconds: float, style: WaitStyle = "short") -> str:
+    """A wait as a person reads it, rounded up to the second.
+
+    - "short" (the status bar, error sentences): "1 s", "9 min 38 s", "6 h 12 min"; never less than "1 s".
+    - "compact" (the rate-limit panel's narrow rows): "2 m 59 s"; a wait that is over reads "0 s".
+    - "words" (the panel's countdown as the design words it, log lines): "15 seconds", "1 minute 5 seconds".
+    """
+    total = max(1 if style == "short" else 0, math.ceil(seconds - 1e-9))  # float error is not a second more
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
+
+    def amount(count: int, unit: str) -> str:
+        if style == "words":
+            return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+        return f"{count} {_UNIT_SYMBOLS[style][unit]}"
+
     if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+        return amount(hours, "hour") + (f" {amount(minutes, 'minute')}" if minutes else "")
     if minutes:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    return f"{secs} s"
+        return amount(minutes, "minute") + (f" {amount(secs, 'second')}" if secs else "")
+    return amount(secs, "second")

@@ -41,7 +41,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.catalogue import CATALOGUE
-from app.core.ratelimit.limiter import format_clock_time, format_duration
+from app.core.errors import describe_wait
+from app.core.ratelimit.limiter import format_clock_time
 from app.core.ratelimit.snapshot import LimitSource, Window
 from app.ui.widgets.labels import ElidedLabel, MutedLabel
 
@@ -75,18 +76,6 @@ class LimitStateSource(Protocol):
 # --- words ------------------------------------------------------------------------------------------------
 
 
-def short_duration(seconds: float) -> str:
-    """ "2 m 59 s", "15 s", "3 h 5 m" (rounded up to the second)."""
-    total = max(0, math.ceil(seconds - 1e-9))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes} m" if minutes else f"{hours} h"
-    if minutes:
-        return f"{minutes} m {secs} s" if secs else f"{minutes} m"
-    return f"{secs} s"
-
-
 def age_text(seconds: float) -> str:
     """ "just now", "3 s ago", "2 m ago", "1 h ago"."""
     seconds = max(0.0, seconds)
@@ -106,7 +95,7 @@ def next_available_sentence(next_free_at: float | None, now: float) -> str:
     if math.isinf(next_free_at):
         return "Next request available: not until the limit is raised"
     if next_free_at - now < 3600:
-        return f"Next request available in: {format_duration(next_free_at - now)}"
+        return f"Next request available in: {describe_wait(next_free_at - now, 'words')}"
     return f"Next request available {format_clock_time(next_free_at, now)}"
 
 
@@ -152,9 +141,9 @@ class Gauge:
             if self.used_up and (self.window.is_daily or self.reset_at - now >= 3600):
                 parts.append(f"used up, resets {format_clock_time(self.reset_at, now)}")
             elif self.used_up:
-                parts.append(f"used up, resets in {short_duration(self.reset_at - now)}")
+                parts.append(f"used up, resets in {describe_wait(self.reset_at - now, 'compact')}")
             else:
-                parts.append(f"resets in {short_duration(self.reset_at - now)}")
+                parts.append(f"resets in {describe_wait(self.reset_at - now, 'compact')}")
         elif self.used_up:
             parts.append("used up")
         if self.source is LimitSource.PROVIDER:
@@ -187,7 +176,7 @@ class WaitInfo:
     def sentence(self, now: float) -> str:
         verb = "Retrying" if self.kind == "retry" else "Waiting for a free slot"
         reason = f" — {self.reason}" if self.reason else ""
-        return f"{verb} in {format_duration(self.until - now)}{reason}"
+        return f"{verb} in {describe_wait(self.until - now, 'words')}{reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,7 +381,7 @@ def row_status(view: RowView, now: float) -> tuple[str, str]:
     wait = view.active_wait
     if wait is not None and wait.until > now:
         verb = "Retrying" if wait.kind == "retry" else "Waiting"
-        return Status.WAITING, f"{verb} — {short_duration(wait.until - now)} left"
+        return Status.WAITING, f"{verb} — {describe_wait(wait.until - now, 'compact')} left"
     if circuit.is_half_open:
         return Status.CHECKING, "Checking whether it is back"
     for gauge in view.gauges:
@@ -406,7 +395,7 @@ def row_status(view: RowView, now: float) -> tuple[str, str]:
     if view.next_free_at is not None and view.next_free_at > now:
         if math.isinf(view.next_free_at):
             return Status.AT_LIMIT, "At its limit"
-        return Status.AT_LIMIT, f"Next request in {short_duration(view.next_free_at - now)}"
+        return Status.AT_LIMIT, f"Next request in {describe_wait(view.next_free_at - now, 'compact')}"
     if view.rpm_limit is not None:
         left = max(0, view.rpm_limit - view.rpm_used)
         return Status.READY, f"Ready — {left} of {view.rpm_limit} requests left this minute"

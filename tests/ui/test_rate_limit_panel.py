@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLin
 from pytestqt.qtbot import QtBot
 
 from app.core.catalogue import CATALOGUE
+from app.core.errors import describe_wait
 from app.core.ratelimit.clock import FakeClock
 from app.core.ratelimit.limiter import WaitCancelled, cancellable_sleep
 from app.core.ratelimit.snapshot import LimitSource, RateLimitSnapshot, Window, WindowLimit
@@ -21,7 +22,6 @@ from app.ui.rate_limit_panel import (
     age_text,
     read_row,
     row_status,
-    short_duration,
 )
 from tests.ui import limit_states
 from tests.ui.limit_states import GEMINI_MODEL, GROQ_MODEL
@@ -55,8 +55,8 @@ def interactive_controls(root: QWidget) -> list[QWidget]:
     ("seconds", "text"),
     [(0, "0 s"), (14.2, "15 s"), (60, "1 m"), (179.56, "3 m"), (178.5, "2 m 59 s"), (3900, "1 h 5 m")],
 )
-def test_short_duration(seconds: float, text: str) -> None:
-    assert short_duration(seconds) == text
+def test_a_compact_wait(seconds: float, text: str) -> None:
+    assert describe_wait(seconds, "compact") == text
 
 
 def test_age_text() -> None:

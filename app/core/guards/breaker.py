@@ -15,9 +15,9 @@ import logging
 from collections.abc import Callable
 from datetime import tzinfo
 
-from app.core.errors import ErrorCode, LLMProviderError
+from app.core.errors import ErrorCode, LLMProviderError, describe_wait
 from app.core.ratelimit.clock import Clock, SystemClock
-from app.core.ratelimit.limiter import format_clock_time, format_duration, provider_label
+from app.core.ratelimit.limiter import format_clock_time, provider_label
 from app.core.ratelimit.settings import BreakerConfig
 from app.core.ratelimit.state import CircuitState, CircuitView
 
@@ -188,7 +188,7 @@ class CircuitBreaker:
         when = format_clock_time(probe_at, now, self._local_tz, seconds=True)
         message = (
             f"{label} is unavailable ({self._reason}), so the app has paused requests to it; it will try "
-            f"again {when} (in {format_duration(probe_at - now)}). Switch provider or wait."
+            f"again {when} (in {describe_wait(probe_at - now, 'words')}). Switch provider or wait."
         )
         return CircuitOpenError(message, provider=self.provider, next_probe_at=probe_at, now=now)
 

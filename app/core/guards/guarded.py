@@ -19,7 +19,7 @@ from datetime import UTC, tzinfo
 from typing import Any, Literal, Protocol
 
 from app.core.config import ProviderSettings
-from app.core.errors import ErrorCode, LLMProviderError
+from app.core.errors import ErrorCode, LLMProviderError, describe_wait
 from app.core.guards.breaker import CircuitBreaker, CircuitOpenError, is_outage
 from app.core.guards.retry import GiveUp, RetryPolicy
 from app.core.providers.base import LLMProvider
@@ -31,7 +31,6 @@ from app.core.ratelimit.limiter import (
     WaitCancelled,
     WaitHandle,
     cancellable_sleep,
-    format_duration,
     provider_label,
     quota_sentence,
     window_phrase,
@@ -625,9 +624,10 @@ class GuardedProvider:
             window = error.window or Window.REQUESTS_PER_MINUTE
             sentence = quota_sentence(self.name, window, reset, now, self.local_tz)
             budget = self.policy.config.budget_seconds
+            longest_wait = describe_wait(budget, "words")
             quota = _with_message(
                 error,
-                f"{sentence} That is longer than the app waits on its own ({format_duration(budget)}).",
+                f"{sentence} That is longer than the app waits on its own ({longest_wait}).",
                 code=ErrorCode.QUOTA_EXHAUSTED,
                 reset=reset,
             )

@@ -27,7 +27,7 @@ from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from app.core.catalogue import CATALOGUE, catalogue_entry
-from app.core.errors import ErrorCode, LLMProviderError
+from app.core.errors import ErrorCode, LLMProviderError, describe_wait
 from app.core.ratelimit.clock import Clock, SystemClock
 from app.core.ratelimit.settings import RateLimitConfig
 from app.core.ratelimit.snapshot import LimitSource, RateLimitSnapshot, Window
@@ -77,22 +77,6 @@ def format_clock_time(ts: float, now: float, tz: tzinfo | None = None, *, second
     if target.date() == today + timedelta(days=1):
         return f"tomorrow at {clock_text}"
     return f"on {target:%a} {target.day} {target:%b} at {clock_text}"
-
-
-def format_duration(seconds: float) -> str:
-    """A wait in words: "15 seconds", "1 minute 5 seconds", "2 hours 3 minutes" (rounded up)."""
-    total = max(0, math.ceil(seconds - 1e-9))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-
-    def unit(n: int, word: str) -> str:
-        return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-    if hours:
-        return unit(hours, "hour") + (f" {unit(minutes, 'minute')}" if minutes else "")
-    if minutes:
-        return unit(minutes, "minute") + (f" {unit(secs, 'second')}" if secs else "")
-    return unit(secs, "second")
 
 
 def quota_sentence(
@@ -589,7 +573,8 @@ class SlidingWindowLimiter:
         if snapshot.retry_after:
             start = snapshot.observed_at if snapshot.observed_at is not None else now
             self.hold_until(
-                start + snapshot.retry_after, f"{label} asked to wait {format_duration(snapshot.retry_after)}"
+                start + snapshot.retry_after,
+                f"{label} asked to wait {describe_wait(snapshot.retry_after, 'words')}",
             )
 
     def seed(self, times: Iterable[float], token_events: Iterable[tuple[float, int | None]] = ()) -> None:

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.core.catalogue import CATALOGUE
-from app.core.errors import LLMProviderError
+from app.core.errors import LLMProviderError, describe_wait
 from app.core.ratelimit.clock import Clock, SystemClock
 from app.core.ratelimit.limiter import (
     WINDOW_SECONDS,
@@ -31,7 +31,6 @@ from app.core.ratelimit.limiter import (
     WaitHandle,
     WaitKind,
     format_clock_time,
-    format_duration,
     limit_key,
     provider_label,
 )
@@ -85,7 +84,7 @@ class ActiveWaitView:
     @property
     def text(self) -> str:
         what = "Retrying" if self.kind == "retry" else "Waiting for a free slot"
-        return f"{what} in {format_duration(self.remaining_seconds)} ({self.reason})"
+        return f"{what} in {describe_wait(self.remaining_seconds, 'words')} ({self.reason})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,5 +343,5 @@ def next_available_text(next_free_at: float | None, now: float, tz: tzinfo | Non
         return "Next request available: not until the limit is raised"
     wait = next_free_at - now
     if wait < 3600:
-        return f"Next request available in: {format_duration(wait)}"
+        return f"Next request available in: {describe_wait(wait, 'words')}"
     return f"Next request available {format_clock_time(next_free_at, now, tz)}"

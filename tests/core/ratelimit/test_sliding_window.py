@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.core.errors import ErrorCode, LLMProviderError
+from app.core.errors import ErrorCode, LLMProviderError, describe_wait
 from app.core.ratelimit.clock import FakeClock
 from app.core.ratelimit.limiter import (
     LimiterEvent,
@@ -21,7 +21,6 @@ from app.core.ratelimit.limiter import (
     WaitCancelled,
     WaitHandle,
     format_clock_time,
-    format_duration,
     limit_key,
     quota_sentence,
 )
@@ -570,14 +569,14 @@ async def test_registry_listener_reaches_present_and_future_limiters() -> None:
 # --- words -----------------------------------------------------------------------------------------------
 
 
-def test_format_duration() -> None:
-    assert format_duration(0) == "0 seconds"
-    assert format_duration(1) == "1 second"
-    assert format_duration(14.2) == "15 seconds"
-    assert format_duration(65) == "1 minute 5 seconds"
-    assert format_duration(120) == "2 minutes"
-    assert format_duration(3600) == "1 hour"
-    assert format_duration(2 * 3600 + 180) == "2 hours 3 minutes"
+def test_a_wait_in_words() -> None:
+    assert describe_wait(0, "words") == "0 seconds"
+    assert describe_wait(1, "words") == "1 second"
+    assert describe_wait(14.2, "words") == "15 seconds"
+    assert describe_wait(65, "words") == "1 minute 5 seconds"
+    assert describe_wait(120, "words") == "2 minutes"
+    assert describe_wait(3600, "words") == "1 hour"
+    assert describe_wait(2 * 3600 + 180, "words") == "2 hours 3 minutes"
 
 
 def test_format_clock_time_and_quota_sentence() -> None:
