@@ -50,6 +50,13 @@ def last_row_loads_more(panel: HistoryPanel) -> bool:
     return last >= 0 and bool(panel.model.item(last).data(LOAD_MORE_ROLE))
 
 
+async def open_on(panel: HistoryPanel, store: Store, scripts: int) -> None:
+    """`scripts` in the store, and the panel showing its first page with more to load."""
+    seed_many(store, scripts)
+    panel.set_store(store)
+    await wait_until(lambda: panel.has_more)
+
+
 async def load_more(panel: HistoryPanel) -> None:
     task = panel.load_more()
     assert task is not None
@@ -100,9 +107,7 @@ async def test_search_results_page_the_same_way(panel: HistoryPanel, store: Stor
 async def test_the_load_more_row_is_reached_and_used_from_the_keyboard(
     panel: HistoryPanel, store: Store
 ) -> None:
-    seed_many(store, HISTORY_PAGE + 10)
-    panel.set_store(store)
-    await wait_until(lambda: panel.has_more)
+    await open_on(panel, store, HISTORY_PAGE + 10)
     row = panel.model.item(panel.model.rowCount() - 1)
     assert row.data(Qt.ItemDataRole.AccessibleTextRole) == "Load more scripts"
     assert "older scripts" in row.data(Qt.ItemDataRole.AccessibleDescriptionRole)
@@ -122,9 +127,7 @@ async def test_the_load_more_row_is_reached_and_used_from_the_keyboard(
 async def test_a_refresh_keeps_the_pages_loaded_and_a_new_script_is_not_listed_twice(
     panel: HistoryPanel, store: Store
 ) -> None:
-    seed_many(store, 2 * HISTORY_PAGE + 5)
-    panel.set_store(store)
-    await wait_until(lambda: panel.has_more)
+    await open_on(panel, store, 2 * HISTORY_PAGE + 5)
     await load_more(panel)
     assert panel.record_count() == 2 * HISTORY_PAGE
     await panel.delete(panel.records()[0].id)
@@ -141,9 +144,7 @@ async def test_a_refresh_keeps_the_pages_loaded_and_a_new_script_is_not_listed_t
 async def test_load_more_after_scripts_were_written_and_deleted_lists_each_older_script_once(
     panel: HistoryPanel, store: Store
 ) -> None:
-    seed_many(store, HISTORY_PAGE + 20)
-    panel.set_store(store)
-    await wait_until(lambda: panel.has_more)
+    await open_on(panel, store, HISTORY_PAGE + 20)
     first_page = topics(panel)
     assert first_page[-1] == "Script 20"
 
