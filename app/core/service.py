@@ -71,6 +71,8 @@ ALWAYS_ALLOWED_KEY = "fallback.always_allowed"  # (from, to) pairs the user answ
 REPORTED_KEY_PREFIX = "reported."  # the limits each provider last reported, so a restart still shows them
 REPORTED_SAVE_INTERVAL_S = 30.0
 STREAM_YIELD_INTERVAL_S = 0.004
+# The rows a reply leaves wait behind it at most this long, so a crash mid-stream still leaves its row.
+HELD_WRITES_MAX_S = 1.0
 
 
 @dataclass(slots=True)
@@ -309,6 +311,11 @@ class ScriptService:
         # Every row this call leaves is written behind it, once the reply is in: queued (the script's row
         # first) while a reply streams, they would compete with it for the interpreter and a core.
         with self.store.writes_held():
+            # An event-loop timer, not the writer thread, bounds the hold: waking that thread now to wait
+            # would cost the request a switch of the interpreter lock.
+            hold_limit = asyncio.get_running_loop().call_later(
+                HELD_WRITES_MAX_S, self.store.release_held_writes
+            )
             rows = _ScriptRows(
                 self.store.later(
                     partial(
@@ -351,6 +358,7 @@ class ScriptService:
                 self._end(rows, "cancelled", parts, report, name, writer, None)
                 raise
             finally:
+                hold_limit.cancel()
                 _current_script.reset(token)
                 if isinstance(writer, FallbackChain):
                     self._remember_always(writer)

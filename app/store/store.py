@@ -82,9 +82,13 @@ class Store:
         return self._db.writes.submit(write)
 
     def writes_held(self) -> AbstractContextManager[None]:
-        """Writes queued by `later` wait while the block runs (a reply streaming), up to a second each,
-        unless a read needs them. See `app.store.writer`."""
+        """Writes queued by `later` wait while the block runs (a reply streaming), unless a read needs them
+        or `release_held_writes()` lets them go. See `app.store.writer`."""
         return self._db.writes.held()
+
+    def release_held_writes(self) -> None:
+        """Write what a hold has kept so far, without waiting for it to end."""
+        self._db.writes.release_held()
 
     def __enter__(self) -> Self:
         return self

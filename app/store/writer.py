@@ -12,10 +12,11 @@ Guarantees:
   write runs again alone, so only the one that fails fails (its future gets the error).
 - Durability: a write's future is resolved after the COMMIT of its batch; closing the store, or the
   interpreter exiting, writes whatever is still queued first.
-- Quiet while a reply streams: inside `held()`, queued writes wait for the hold to end, for a reader that
-  needs them (`flush`), or for `MAX_HOLD_S`. Written during the stream, they competed with it for the
-  interpreter lock and a CPU core: measured against the emulator over loopback, holding them takes ~0.45 ms
-  off each streamed request.
+- Quiet while a reply streams: inside `held()`, writes are kept aside without waking the writer thread,
+  until the hold ends, a reader needs them (`flush`), the store closes, or the holder lets them go
+  (`release_held`: the service does after a second, so a crash mid-stream still leaves the script's row).
+  Written during the stream, they competed with it for the interpreter lock and a CPU core (~0.45 ms per
+  streamed request over loopback); and merely waking the writer to make it wait cost ~0.25 ms more.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_BATCH = 64  # writes per transaction: bounds how long one commit holds the connection
-MAX_HOLD_S = 1.0  # the longest a write waits behind a reply: a crash mid-stream still leaves its row
 
 _NOT_RUN = object()
 
@@ -77,7 +77,9 @@ class WriteBehind:
         self._written = 0  # writes finished so far (only the writer thread changes it, under the condition)
         self._progress = threading.Condition()
         self._holds = 0  # open held() blocks
-        self._readers_waiting = 0  # flush() calls under way: a hold gives way to them
+        self._kept: list[
+            QueuedWrite[Any]
+        ] = []  # submitted during a hold: not queued, so the writer sleeps on
         self._thread: threading.Thread | None = None
         self._closed = False
         _open_writers.add(self)
@@ -98,26 +100,25 @@ class WriteBehind:
                 self._thread = threading.Thread(target=self._run, name="scriptwright-writer", daemon=True)
                 self._thread.start()
             self._queued += 1
-        self._queue.put(job)
+            if self._holds:
+                self._kept.append(job)
+            else:
+                self._queue.put(job)  # under the lock: kept writes are queued before any later one
         return job
 
     def flush(self) -> None:
-        """Wait until every write queued before this call is committed (or has failed), held or not."""
+        """Wait until every write submitted before this call is committed (or has failed), held or not."""
         if self.is_writer_thread():
             return  # the writer reading inside a write: it is itself what others would wait for
         with self._progress:
             target = self._queued
-            self._readers_waiting += 1
-            self._progress.notify_all()
-            try:
-                self._progress.wait_for(lambda: self._written >= target)
-            finally:
-                self._readers_waiting -= 1
+            self._queue_kept()
+            self._progress.wait_for(lambda: self._written >= target)
 
     @contextmanager
     def held(self) -> Iterator[None]:
-        """Keep the writes queued meanwhile waiting until the block ends (at most `MAX_HOLD_S` each), unless
-        a reader needs them."""
+        """Keep the writes submitted meanwhile aside until the last hold ends, unless a reader needs them
+        or `release_held()` lets them go."""
         with self._progress:
             self._holds += 1
         try:
@@ -125,7 +126,19 @@ class WriteBehind:
         finally:
             with self._progress:
                 self._holds -= 1
-                self._progress.notify_all()
+                if not self._holds:
+                    self._queue_kept()
+
+    def release_held(self) -> None:
+        """Queue what a hold kept so far (the hold goes on: later writes are kept again)."""
+        with self._progress:
+            self._queue_kept()
+
+    def _queue_kept(self) -> None:
+        # The caller holds the condition's lock.
+        for job in self._kept:
+            self._queue.put(job)
+        self._kept.clear()
 
     def close(self) -> None:
         """Write what is queued, then stop the thread. Idempotent."""
@@ -133,7 +146,7 @@ class WriteBehind:
             if self._closed:
                 return
             self._closed = True
-            self._progress.notify_all()  # a held writer writes what is queued now
+            self._queue_kept()
             thread = self._thread
         _open_writers.discard(self)
         if thread is not None:
@@ -147,7 +160,6 @@ class WriteBehind:
             first = self._queue.get()
             if first is None:
                 return
-            self._wait_while_held()
             batch = [first, *self._take_more()]
             stop = batch[-1] is None
             jobs = [job for job in batch if job is not None]
@@ -157,12 +169,6 @@ class WriteBehind:
                 self._progress.notify_all()
             if stop:
                 return
-
-    def _wait_while_held(self) -> None:
-        with self._progress:
-            self._progress.wait_for(
-                lambda: not self._holds or self._readers_waiting or self._closed, timeout=MAX_HOLD_S
-            )
 
     def _take_more(self) -> Iterator[QueuedWrite[Any] | None]:
         for _ in range(MAX_BATCH - 1):

@@ -129,3 +129,24 @@ async def test_the_rows_wait_for_the_end_of_the_reply(make_service: ServiceFacto
     )
     assert written_while_streaming == [False, False, False]  # the script's row is queued, not written
     assert (await outcome.wait_saved()) > 0
+
+
+async def test_a_long_reply_lets_its_rows_go_after_the_hold_limit(
+    make_service: ServiceFactory, fake_groq: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = make_service()
+    await (await service.generate(ScriptRequest("Warm-up", provider="groq", use_cache=False))).wait_saved()
+    monkeypatch.setattr(service_module, "HELD_WRITES_MAX_S", 0.02)
+    written_while_streaming: list[bool] = []
+
+    def on_delta(_text: str) -> None:
+        threading.Event().wait(0.05)  # each token takes longer than the hold may last
+        written_while_streaming.append(service.store._db.writes.pending == 0)
+
+    outcome = await service.generate(
+        ScriptRequest("Tides", provider="groq", use_cache=False), on_delta=on_delta
+    )
+    # Held at first; once the limit passed, the script's row went to the database mid-stream, so a crash
+    # from then on still leaves it (marked as still being written).
+    assert written_while_streaming[0] is False and written_while_streaming[-1] is True
+    assert (await outcome.wait_saved()) > 0

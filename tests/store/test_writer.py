@@ -180,15 +180,31 @@ def test_a_read_on_another_thread_does_not_wait_for_a_hold(store: Store) -> None
         assert seen == [["held"]]  # the reader got the write written, hold or not
 
 
-def test_a_hold_never_keeps_a_write_longer_than_its_limit(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from app.store import writer
-
-    monkeypatch.setattr(writer, "MAX_HOLD_S", 0.05)  # a crash mid-stream still leaves the row
+def test_a_hold_keeps_its_writes_from_waking_the_writer(store: Store) -> None:
+    store.later(lambda: None).result(10)  # the writer is running, idle
     with store.writes_held():
         created = store.later(lambda: store.create_script("Tides", None, "groq", "m", None))
+        # Kept aside, not queued: a queued write would wake the writer thread, which would take the
+        # interpreter lock from the reply streaming on the event loop.
+        assert store._db.writes._queue.empty() and store._db.writes.pending == 1
+    assert created.result(10) > 0
+
+
+def test_released_writes_are_written_while_the_hold_goes_on(store: Store) -> None:
+    with store.writes_held():
+        created = store.later(lambda: store.create_script("Tides", None, "groq", "m", None))
+        store.release_held_writes()  # what the service does when a reply streams for long
         assert created.result(10) > 0
+        finished = store.later(
+            lambda: store.finish_script(
+                created.applied(), text="Moon.", status="complete", provider="groq", model="m"
+            )
+        )
+        threading.Event().wait(0.1)
+        assert not finished.done()  # a write after the release is kept again
+    finished.result(10)
+    record = store.get_script(created.result())
+    assert record is not None and record.status == "complete"
 
 
 def test_closing_writes_what_a_hold_kept(db_path: Path) -> None:
