@@ -59,13 +59,21 @@ class UsageCounters:
         # (provider, kind, period start) -> model -> totals
         self._periods: dict[tuple[str, PeriodKind, float], dict[str, UsageTotals]] = {}
         self._listeners: list[Listener] = []
+        self._last_bounds: dict[tuple[tzinfo, PeriodKind], tuple[float, float]] = {}
 
     # --- reading -------------------------------------------------------------------------------------------
 
     def bounds(self, provider: str, kind: PeriodKind, now: float | None = None) -> tuple[float, float]:
         now = self.clock.now() if now is None else now
         zone = self._zone_for(provider)
-        return day_bounds(now, zone) if kind == "day" else month_bounds(now, zone)
+        # Every call lands in the period the last one computed, until it ends: calendar arithmetic in a
+        # time zone is most of what counting a call costs.
+        last = self._last_bounds.get((zone, kind))
+        if last is not None and last[0] <= now < last[1]:
+            return last
+        bounds = day_bounds(now, zone) if kind == "day" else month_bounds(now, zone)
+        self._last_bounds[(zone, kind)] = bounds
+        return bounds
 
     def period(
         self, provider: str, model: str | None = None, kind: PeriodKind = "day", now: float | None = None
