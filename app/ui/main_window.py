@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 UNDO_TIMEOUT_MS = 8000
 STATUS_TIMEOUT_MS = 6000
+# While a reply streams, the window gets an event-loop turn (to paint, take input) at least this often.
+STREAM_YIELD_INTERVAL_S = 0.004
 DEFAULT_MINUTES = 3
 UNIT_WORDS = "words"
 UNIT_MINUTES = "minutes"
@@ -707,7 +709,10 @@ class MainWindow(QMainWindow):
                 await asyncio.wait({warming})  # not cancelled with this task: the SDK stays loaded
             await run_blocking(warm_up_provider, service, request.provider)
             outcome = await service.generate(
-                request, on_delta=self.script_view.append_delta, consent=self._consent
+                request,
+                on_delta=self.script_view.append_delta,
+                consent=self._consent,
+                yield_every_s=STREAM_YIELD_INTERVAL_S,
             )
         except asyncio.CancelledError:
             self.script_view.flush()

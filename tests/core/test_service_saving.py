@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from collections.abc import AsyncIterator
 
 import pytest
 
 from app.core import service as service_module
+from app.core.providers.base import ProviderChunk, ProviderRequest
 from app.core.service import ScriptRequest
 from app.store import Store, StoreError
 from tests.core.guards.guard_fakes import FakeGroq, Reply
@@ -131,16 +134,30 @@ async def test_the_rows_wait_for_the_end_of_the_reply(make_service: ServiceFacto
     assert (await outcome.wait_saved()) > 0
 
 
+class SlowGroq(FakeGroq):
+    """Tokens that arrive over the network: the stream waits between them, as a real one does."""
+
+    async def _stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]:
+        async for chunk in super()._stream(request):
+            yield chunk
+            await asyncio.sleep(0.05)
+
+
 async def test_a_long_reply_lets_its_rows_go_after_the_hold_limit(
-    make_service: ServiceFactory, fake_groq: None, monkeypatch: pytest.MonkeyPatch
+    make_service: ServiceFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    reply = Reply(chunks=["Tides ", "follow ", "the ", "moon."])
+    monkeypatch.setattr(
+        service_module,
+        "create_provider",
+        lambda name, settings, **k: SlowGroq([reply] * 2, model=settings.model),
+    )
     service = make_service()
     await (await service.generate(ScriptRequest("Warm-up", provider="groq", use_cache=False))).wait_saved()
-    monkeypatch.setattr(service_module, "HELD_WRITES_MAX_S", 0.02)
+    monkeypatch.setattr(service_module, "HELD_WRITES_MAX_S", 0.01)
     written_while_streaming: list[bool] = []
 
     def on_delta(_text: str) -> None:
-        threading.Event().wait(0.05)  # each token takes longer than the hold may last
         written_while_streaming.append(service.store._db.writes.pending == 0)
 
     outcome = await service.generate(

@@ -143,6 +143,19 @@ async def test_ctrl_return_generates(window: MainWindow, service: FakeService) -
     assert service.requests[0].topic == "Shortcut topic"
 
 
+async def test_the_window_keeps_loop_turns_coming_while_a_reply_streams(
+    window: MainWindow, service: FakeService
+) -> None:
+    window.topic_edit.setText("Responsive")
+    task = window.generate()
+    assert task is not None
+    await asyncio.wait([task], timeout=5)
+    # The service forces no turns unless asked: the window asks, so that it paints and takes input between
+    # the tokens of a reply that arrives faster than it is read.
+    [interval] = service.yield_intervals
+    assert interval is not None and 0 < interval <= 0.008
+
+
 async def test_stop_cancels_and_keeps_the_partial_script(window: MainWindow, service: FakeService) -> None:
     service.deltas = [f"word{i} " for i in range(200)]
     service.delay = 0.01

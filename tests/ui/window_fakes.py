@@ -77,6 +77,7 @@ class FakeService:
     state: RateLimitState = field(default_factory=new_state)
     key_store: Any = None
     requests: list[ScriptRequest] = field(default_factory=list)
+    yield_intervals: list[float | None] = field(default_factory=list)  # what each generate asked for
     consent_answers: list[str] = field(default_factory=list)
     cancelled: int = 0
     applied: int = 0
@@ -101,8 +102,10 @@ class FakeService:
         *,
         on_delta: Callable[[str], None] | None = None,
         consent: Callable[[Any], Awaitable[str]] | None = None,
+        yield_every_s: float | None = None,
     ) -> ScriptOutcome:
         self.requests.append(request)
+        self.yield_intervals.append(yield_every_s)
         if self.started is not None:
             self.started.set()
         name = request.provider or self.provider
