@@ -17,16 +17,14 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# Qt, QStyle, QPainter and QMenu are reached through their modules, so that each is built (PySide builds a
-# type and its enums on first use) when a row is drawn or a menu opened, not before the window's first
-# paint: see HistoryPanel._finish_ui.
+# Qt, QStyle, QPainter, QFont and QMenu are reached through their modules, so that each is built (PySide
+# builds a type and its enums on first use) when a row is drawn or a menu opened, not before the window's
+# first paint: see HistoryPanel._finish_ui.
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
-    QFont,
-    QFontMetrics,
     QKeySequence,
     QPalette,
     QStandardItem,
@@ -52,7 +50,7 @@ if TYPE_CHECKING:
     import asyncio
     from datetime import datetime
 
-    from PySide6.QtGui import QPainter
+    from PySide6.QtGui import QFont, QPainter
     from PySide6.QtWidgets import QFileDialog, QStyleOptionViewItem
 
     from app.store import ScriptRecord, Store
@@ -184,10 +182,10 @@ class HistoryDelegate(QStyledItemDelegate):
     LINE_GAP = 2
 
     def _fonts(self, option: QStyleOptionViewItem) -> tuple[QFont, QFont, QFont]:
-        title = QFont(option.font)
-        title.setWeight(QFont.Weight.DemiBold)
-        body = QFont(option.font)
-        meta = QFont(option.font)
+        title = QtGui.QFont(option.font)
+        title.setWeight(QtGui.QFont.Weight.DemiBold)
+        body = QtGui.QFont(option.font)
+        meta = QtGui.QFont(option.font)
         if meta.pointSizeF() > 0:
             meta.setPointSizeF(max(meta.pointSizeF() - 1, 7.0))
         return title, body, meta
@@ -195,9 +193,9 @@ class HistoryDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         title, body, meta = self._fonts(option)
         height = (
-            QFontMetrics(title).height()
-            + QFontMetrics(body).height()
-            + QFontMetrics(meta).height()
+            QtGui.QFontMetrics(title).height()
+            + QtGui.QFontMetrics(body).height()
+            + QtGui.QFontMetrics(meta).height()
             + 2 * self.LINE_GAP
             + 2 * self.PADDING_Y
         )
@@ -234,7 +232,7 @@ class HistoryDelegate(QStyledItemDelegate):
 
         def line(text: str, font: QFont, color: str) -> None:
             nonlocal y
-            metrics = QFontMetrics(font)
+            metrics = QtGui.QFontMetrics(font)
             painter.setFont(font)
             painter.setPen(QColor(color))
             elided = metrics.elidedText(text, QtCore.Qt.TextElideMode.ElideRight, width)
@@ -261,7 +259,7 @@ class HistoryDelegate(QStyledItemDelegate):
         meta_text = "  ·  ".join(meta)
         if status:
             # The status is spelled out first (words, not colour alone), then drawn in the warning colour.
-            metrics = QFontMetrics(meta_font)
+            metrics = QtGui.QFontMetrics(meta_font)
             painter.setFont(meta_font)
             marker = f"{'⚠' if record.status == 'failed' else '■'} {status}"
             failed = record.status == "failed"
@@ -297,8 +295,8 @@ class HistoryDelegate(QStyledItemDelegate):
         painter.setPen(QColor(colors.accent if focused else colors.border))
         painter.drawPath(path)
         title_font, _body_font, meta_font = self._fonts(option)
-        title_height = QFontMetrics(title_font).height()
-        meta_height = QFontMetrics(meta_font).height()
+        title_height = QtGui.QFontMetrics(title_font).height()
+        meta_height = QtGui.QFontMetrics(meta_font).height()
         top = rect.top() + (rect.height() - title_height - self.LINE_GAP - meta_height) // 2
         centred = int(QtCore.Qt.AlignmentFlag.AlignHCenter | QtCore.Qt.AlignmentFlag.AlignVCenter)
         painter.setFont(title_font)
@@ -306,7 +304,7 @@ class HistoryDelegate(QStyledItemDelegate):
         painter.drawText(QRect(rect.left(), top, rect.width(), title_height), centred, LOAD_MORE_TEXT)
         painter.setFont(meta_font)
         painter.setPen(QColor(colors.muted))
-        hint = QFontMetrics(meta_font).elidedText(
+        hint = QtGui.QFontMetrics(meta_font).elidedText(
             LOAD_MORE_HINT, QtCore.Qt.TextElideMode.ElideRight, rect.width() - 16
         )
         painter.drawText(
@@ -414,11 +412,7 @@ class HistoryPanel(QWidget):
         self.count_label = QLabel(self)
         self.count_label.setObjectName("historyCount")
         self.count_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)  # the theme's muted colour
-        count_font = self.count_label.font()
-        if count_font.pointSizeF() > 0:
-            count_font.setPointSizeF(max(count_font.pointSizeF() - 1, 7.0))
-        self.count_label.setFont(count_font)
-        self.count_label.hide()
+        self.count_label.hide()  # until there is a page to count; its smaller font is set by _finish_ui
         layout.addWidget(self.count_label)
 
         self.empty_label = QLabel(self)
@@ -461,6 +455,10 @@ class HistoryPanel(QWidget):
         Qt's namespace (~25 ms to build, see MainWindow.build_ui). The list's keys and context menu work from
         here on; a panel never painted cannot be used."""
         self._set_menu_icons()
+        count_font = self.count_label.font()  # QFont's type, built here rather than before the paint
+        if count_font.pointSizeF() > 0:
+            count_font.setPointSizeF(max(count_font.pointSizeF() - 1, 7.0))
+        self.count_label.setFont(count_font)
         qt = QtCore.Qt
         self.list.setHorizontalScrollBarPolicy(qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setContextMenuPolicy(qt.ContextMenuPolicy.CustomContextMenu)

@@ -7,8 +7,9 @@ provider SDKs are imported only when a provider is first used.
 Flags: `--version` prints the version; `--smoke-test` opens the window, prints "first paint: N ms" (the frame)
 and "widgets painted: N ms" (every widget) since the process started, with the CPU time it took, checks that
 the core starts, and exits 0; `--report-modules` also prints which provider SDK modules and which of
-DEFERRED_MODULES were loaded when every widget had painted (there should be none), and whether Qt's namespace
-was built by then (it should not be, for a window that has been opened before: see `MainWindow.build_ui`).
+DEFERRED_MODULES were loaded when every widget had painted (there should be none), and which of
+DEFERRED_QT_TYPES PySide had built by then (none, for a window that has been opened before: see
+`MainWindow.build_ui`).
 """
 
 from __future__ import annotations
@@ -75,11 +76,19 @@ def loaded_deferred_modules() -> list[str]:
     return sorted(DEFERRED_MODULES & sys.modules.keys())
 
 
-def qt_namespace_built() -> bool:
-    """Has PySide built the Python type of the `Qt` namespace (its ~100 enums, ~25 ms) yet? It is built on
-    first use, and only then lands in the module's dictionary."""
-    core = sys.modules.get("PySide6.QtCore")
-    return core is not None and "Qt" in vars(core)
+# Python types the window paints without: PySide builds each, with its enums, on first use. Qt's namespace
+# (~100 enums, ~25 ms; a first start still needs it to place the docks) and QFont (~2 ms).
+DEFERRED_QT_TYPES = (("PySide6.QtCore", "Qt"), ("PySide6.QtGui", "QFont"))
+
+
+def qt_types_built() -> list[str]:
+    """Which of DEFERRED_QT_TYPES PySide has built: a type lands in its module's dictionary only then."""
+    built = []
+    for module_name, type_name in DEFERRED_QT_TYPES:
+        module = sys.modules.get(module_name)
+        if module is not None and type_name in vars(module):
+            built.append(type_name)
+    return built
 
 
 class PaintReport(NamedTuple):
@@ -87,7 +96,7 @@ class PaintReport(NamedTuple):
 
     at: float  # time.perf_counter()
     cpu_seconds: float
-    qt_namespace_built: bool
+    qt_types_built: list[str]
     sdk_modules: list[str]
     deferred_modules: list[str]
 
@@ -96,7 +105,7 @@ class PaintReport(NamedTuple):
         return cls(
             time.perf_counter(),
             time.process_time(),
-            qt_namespace_built(),
+            qt_types_built(),
             loaded_sdk_modules(),
             loaded_deferred_modules(),
         )
@@ -179,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.report_modules:
         print(f"sdk modules when the widgets painted: {widgets.sdk_modules}", flush=True)
         print(f"deferred modules when the widgets painted: {widgets.deferred_modules}", flush=True)
-        print(f"Qt namespace built before the widgets painted: {widgets.qt_namespace_built}", flush=True)
+        print(f"Qt types built before the widgets painted: {widgets.qt_types_built}", flush=True)
     # Asking the system for its colour scheme exactly builds Qt's namespace (~25 ms): after the paint, which
     # used the platform palette's guess (right unless the platform and the system disagree).
     follower.add_listener(window.refresh_theme)

@@ -60,7 +60,6 @@ class ScriptView(QTextEdit):
         self.setAcceptRichText(False)
         self.setUndoRedoEnabled(False)
         self.setLineWrapMode(QTextEdit.LineWrapMode.WidgetWidth)
-        self.setFont(theme.script_font())
         self.setPlaceholderText("Your script appears here as it is written.")  # one line: it does not wrap
         self.setAccessibleName("Script")
         self.setAccessibleDescription("The generated script. Read-only; copy or export it from the menus.")

@@ -67,3 +67,16 @@ async def test_finishing_shows_the_result_when_it_differs_from_what_streamed(
     window.generate()
     await wait_until(lambda: not window.is_generating)
     assert window.script_view.toPlainText() == "".join(service.deltas)
+
+
+def test_the_script_reads_at_its_own_size_in_a_themed_window(qtbot, qapp, monkeypatch) -> None:
+    # The size comes from the stylesheet (a QFont made in Python before the first paint costs ~2 ms).
+    monkeypatch.setenv(theme.THEME_ENV, "light")
+    theme.apply_theme(qapp)
+    view = ScriptView()
+    qtbot.addWidget(view)
+    view.show()
+    assert view.font().pointSizeF() == theme.SCRIPT_FONT_POINT_SIZE
+    assert view.font().pointSizeF() > qapp.font().pointSizeF()  # larger than the interface's text
+    view.set_script("A whole script.")
+    assert view.document().defaultFont().pointSizeF() == theme.SCRIPT_FONT_POINT_SIZE
