@@ -77,9 +77,8 @@ class WriteBehind:
         self._written = 0  # writes finished so far (only the writer thread changes it, under the condition)
         self._progress = threading.Condition()
         self._holds = 0  # open held() blocks
-        self._kept: list[
-            QueuedWrite[Any]
-        ] = []  # submitted during a hold: not queued, so the writer sleeps on
+        # Submitted during a hold: kept here, not queued, so that the writer thread sleeps on.
+        self._kept: list[QueuedWrite[Any]] = []
         self._thread: threading.Thread | None = None
         self._closed = False
         _open_writers.add(self)
