@@ -10,35 +10,21 @@ not by colour alone.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import logging
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# Qt, QStyle, QPainter, QFont and QMenu are reached through their modules, so that each is built (PySide
-# builds a type and its enums on first use) when a row is drawn or a menu opened, not before the window's
-# first paint: see HistoryPanel._finish_ui.
+# Qt, QStyle, QPainter, QFont, QMenu and the list's classes are reached through their modules, so that each is
+# built (PySide builds a type and its enums on first use) when a row is drawn, a menu opened or the list first
+# used, not before the window's first paint: see HistoryPanel._finish_ui and HistoryPanel.list.
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, QTimer, Signal
-from PySide6.QtGui import (
-    QAction,
-    QColor,
-    QKeySequence,
-    QPalette,
-    QStandardItem,
-    QStandardItemModel,
-)
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QLabel,
-    QLineEdit,
-    QListView,
-    QStyledItemDelegate,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPalette
+from PySide6.QtWidgets import QLabel, QLineEdit, QStyledItemDelegate, QVBoxLayout, QWidget
 
 from app.ui import theme
 from app.ui.first_paint import FirstPaintWatcher
@@ -50,8 +36,8 @@ if TYPE_CHECKING:
     import asyncio
     from datetime import datetime
 
-    from PySide6.QtGui import QFont, QPainter
-    from PySide6.QtWidgets import QFileDialog, QStyleOptionViewItem
+    from PySide6.QtGui import QFont, QPainter, QStandardItem, QStandardItemModel
+    from PySide6.QtWidgets import QFileDialog, QListView, QStyleOptionViewItem
 
     from app.store import ScriptRecord, Store
 
@@ -319,7 +305,7 @@ def accessible_text(record: ScriptRecord) -> str:
 
 
 def record_item(record: ScriptRecord, *, running: bool) -> QStandardItem:
-    item = QStandardItem(record.topic)
+    item = QtGui.QStandardItem(record.topic)
     item.setData(record, RECORD_ROLE)
     item.setData(running, RUNNING_ROLE)
     item.setData(accessible_text(record), QtCore.Qt.ItemDataRole.AccessibleTextRole)
@@ -331,7 +317,7 @@ def record_item(record: ScriptRecord, *, running: bool) -> QStandardItem:
 
 
 def load_more_item() -> QStandardItem:
-    item = QStandardItem(LOAD_MORE_TEXT)
+    item = QtGui.QStandardItem(LOAD_MORE_TEXT)
     item.setData(True, LOAD_MORE_ROLE)
     item.setData("Load more scripts", QtCore.Qt.ItemDataRole.AccessibleTextRole)
     item.setData(
@@ -392,22 +378,9 @@ class HistoryPanel(QWidget):
         )
         layout.addWidget(self.search)
 
-        self.model = QStandardItemModel(self)
-        self.list = QListView(self)
-        self.list.setObjectName("historyList")
-        self.list.setModel(self.model)
-        self.list.setItemDelegate(HistoryDelegate(self.list))
-        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.list.setMouseTracking(True)
-        self.list.setUniformItemSizes(True)
-        self.list.setAccessibleName("Script history")
-        self.list.setAccessibleDescription(
-            "Your scripts, newest first. Enter opens one; Delete removes it; the context menu copies or "
-            "exports. While older scripts remain, the last row loads more."
-        )
-        layout.addWidget(self.list, 1)
+        self._layout = layout
+        self._list: QListView | None = None  # see `list`
+        self._model: QStandardItemModel | None = None
 
         self.count_label = QLabel(self)
         self.count_label.setObjectName("historyCount")
@@ -428,12 +401,6 @@ class HistoryPanel(QWidget):
         self.search.textChanged.connect(lambda _text: self._debounce.start())
         self.search.returnPressed.connect(self.schedule_refresh)
 
-        self.list.selectionModel().currentChanged.connect(
-            lambda current, _previous: self._on_activated(current)
-        )
-        self.list.customContextMenuRequested.connect(self._show_context_menu)
-        self.list.clicked.connect(self._on_clicked)
-
         self.open_action = self._action("Open", "Return", self._open_current)
         self.copy_action = self._action("Copy script", None, self._copy_current)
         self.export_action = self._action("Export…", None, self._export_current)
@@ -441,10 +408,49 @@ class HistoryPanel(QWidget):
         FirstPaintWatcher(self, self._finish_ui)
         self._update_empty_state()
 
+    @property
+    def list(self) -> QListView:
+        """The list of scripts ("historyList"), built on first use: until the core attaches, the list is empty
+        and hidden, so the window paints without QListView's and QAbstractItemView's Python types (~4 ms)."""
+        if self._list is None:
+            self._list, self._model = self._build_list()
+        return self._list
+
+    @property
+    def model(self) -> QStandardItemModel:
+        if self._model is None:
+            self._list, self._model = self._build_list()
+        return self._model
+
+    def _build_list(self) -> tuple[QListView, QStandardItemModel]:
+        view_class = QtWidgets.QAbstractItemView
+        model = QtGui.QStandardItemModel(self)
+        view = QtWidgets.QListView(self)
+        view.setObjectName("historyList")
+        view.setModel(model)
+        view.setItemDelegate(HistoryDelegate(view))
+        view.setSelectionMode(view_class.SelectionMode.SingleSelection)
+        view.setEditTriggers(view_class.EditTrigger.NoEditTriggers)
+        view.setVerticalScrollMode(view_class.ScrollMode.ScrollPerPixel)
+        view.setMouseTracking(True)
+        view.setUniformItemSizes(True)
+        view.setAccessibleName("Script history")
+        view.setAccessibleDescription(
+            "Your scripts, newest first. Enter opens one; Delete removes it; the context menu copies or "
+            "exports. While older scripts remain, the last row loads more."
+        )
+        view.setVisible(False)  # _update_empty_state shows it once it has rows
+        self._layout.insertWidget(1, view, 1)  # under the search field
+        QWidget.setTabOrder(self.search, view)
+        view.selectionModel().currentChanged.connect(lambda current, _previous: self._on_activated(current))
+        view.customContextMenuRequested.connect(self._show_context_menu)
+        view.clicked.connect(self._on_clicked)
+        return view, model
+
     def _action(
         self, text: str, shortcut: str | QKeySequence.StandardKey | None, slot: Callable[[], None]
     ) -> QAction:
-        action = QAction(text, self.list)
+        action = QAction(text, self)
         if shortcut is not None:
             action.setShortcuts([QKeySequence(shortcut)])  # setShortcut would build Qt's namespace
         action.triggered.connect(slot)
@@ -585,7 +591,7 @@ class HistoryPanel(QWidget):
         self._total = total
         self._append(records[:HISTORY_PAGE], has_more=len(records) > HISTORY_PAGE)
 
-    def _populate(self, records: list[ScriptRecord], *, has_more: bool) -> None:
+    def _populate(self, records: Sequence[ScriptRecord], *, has_more: bool) -> None:
         running_id = next((r.id for r in records if r.status == "generating"), None) if self.running else None
         keep = self._select_after_refresh
         self._select_after_refresh = None
@@ -610,7 +616,7 @@ class HistoryPanel(QWidget):
         self._update_count()
         self.refreshed.emit(len(records))
 
-    def _append(self, records: list[ScriptRecord], *, has_more: bool) -> None:
+    def _append(self, records: Sequence[ScriptRecord], *, has_more: bool) -> None:
         """Add an older page after the rows shown; a current "Load more" row hands on to the first new one."""
         was_current = bool(self.list.currentIndex().data(LOAD_MORE_ROLE))
         self._suppress_open = True
@@ -639,7 +645,7 @@ class HistoryPanel(QWidget):
             self.model.appendRow(load_more_item())
 
     def _update_empty_state(self) -> None:
-        empty = self.model.rowCount() == 0
+        empty = self._model is None or self._model.rowCount() == 0
         search = self.search_text()
         if search:
             self.empty_label.setText(f"No scripts match “{search}”.")
@@ -648,14 +654,15 @@ class HistoryPanel(QWidget):
         else:
             self.empty_label.setText("No scripts yet.\nEverything you write is kept here.")
         self.empty_label.setVisible(empty)
-        self.list.setVisible(not empty)
+        if self._list is not None:
+            self._list.setVisible(not empty)
 
     def _update_count(self) -> None:
         shown = self.record_count()
         self.count_label.setText(count_text(shown, self._total, search=self._shown_search is not None))
         self.count_label.setVisible(shown > 0)
 
-    def records(self) -> list[ScriptRecord]:
+    def records(self) -> builtins.list[ScriptRecord]:  # `list` here is the widget
         return [self.model.item(row).data(RECORD_ROLE) for row in range(self.record_count())]
 
     def record_count(self) -> int:

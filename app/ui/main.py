@@ -77,8 +77,9 @@ def loaded_deferred_modules() -> list[str]:
 
 
 # Python types the window paints without: PySide builds each, with its enums, on first use. Qt's namespace
-# (~100 enums, ~25 ms; a first start still needs it to place the docks) and QFont (~2 ms).
-DEFERRED_QT_TYPES = (("PySide6.QtCore", "Qt"), ("PySide6.QtGui", "QFont"))
+# (~100 enums, ~25 ms; a first start still needs it to place the docks), QFont (~2 ms), and the history's
+# list view (with QAbstractItemView's, ~4 ms; empty and hidden until the core attaches).
+DEFERRED_QT_TYPES = (("PySide6.QtCore", "Qt"), ("PySide6.QtGui", "QFont"), ("PySide6.QtWidgets", "QListView"))
 
 
 def qt_types_built() -> list[str]:

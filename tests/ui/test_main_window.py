@@ -156,6 +156,19 @@ async def test_the_window_keeps_loop_turns_coming_while_a_reply_streams(
     assert interval is not None and 0 < interval <= 0.008
 
 
+async def test_the_history_list_follows_its_search_field_on_tab(window: MainWindow, store: Store) -> None:
+    # The list view is built on first use (here when the core attached), after every other widget of the
+    # window: it must still come right after the search field in the focus chain.
+    seed(store, "Tides", "The moon pulls.")
+    window.history.schedule_refresh()
+    await wait_until(lambda: len(window.history.records()) == 1)
+    assert window.history.list.isVisible() and window.history.list.y() > window.history.search.y()
+    window.activateWindow()
+    window.history.search.setFocus()
+    QTest.keyClick(window.history.search, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is window.history.list
+
+
 async def test_stop_cancels_and_keeps_the_partial_script(window: MainWindow, service: FakeService) -> None:
     service.deltas = [f"word{i} " for i in range(200)]
     service.delay = 0.01
