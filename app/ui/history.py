@@ -410,8 +410,9 @@ class HistoryPanel(QWidget):
 
     @property
     def list(self) -> QListView:
-        """The list of scripts ("historyList"), built on first use: until the core attaches, the list is empty
-        and hidden, so the window paints without QListView's and QAbstractItemView's Python types (~4 ms)."""
+        """The list of scripts ("historyList"), built on first use: by `_finish_ui` right after the panel's
+        first paint, or sooner when a store arrives. Until then it would be empty and hidden, so the window
+        paints without QListView's, QAbstractItemView's and the model's Python types (~4.5 ms)."""
         if self._list is None:
             self._list, self._model = self._build_list()
         return self._list
