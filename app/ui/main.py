@@ -146,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else theme.new_application([sys.argv[0], *qt_args])
+    theme.start_loading_fonts()
     app.setApplicationName("Scriptwright")
     app.setApplicationDisplayName("Scriptwright")
     app.setOrganizationName("Scriptwright")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -223,6 +224,23 @@ def new_application(argv: list[str]) -> QApplication:
     return app
 
 
+def start_loading_fonts() -> threading.Thread:
+    """Load the system's font list on a worker thread while the window's modules import and its widgets are
+    built; the GUI thread's first text layout would otherwise wait for it (fontconfig, ~5-10 ms; a bare
+    window with no text never pays it). QFontDatabase is thread-safe and PySide lets the interpreter lock go
+    while it works; the GUI thread's first font lookup waits on its lock if the list is not loaded yet."""
+
+    def load() -> None:
+        from PySide6.QtGui import QFontDatabase
+
+        QFontDatabase.families()
+
+    # Not a daemon: the interpreter never stops with the thread inside Qt (it finishes in milliseconds).
+    thread = threading.Thread(target=load, name="scriptwright-fonts")
+    thread.start()
+    return thread
+
+
 def apply_theme(app: QApplication, *, exact: bool = True) -> ThemeColors:
     """Apply the scheme the system prefers (or THEME_ENV) to the whole application; returns its colours."""
     colors = DARK if system_prefers_dark(app, exact=exact) else LIGHT
@@ -275,6 +293,7 @@ def follow_system_theme(app: QApplication, *, exact: bool = True) -> ThemeFollow
 # --- resources ------------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1)
 def resource_dir() -> Path | None:
     """Where the icons live: beside the package when installed, `resources/` in a source tree or a bundle."""
     here = Path(__file__).resolve()
@@ -288,6 +307,7 @@ def resource_dir() -> Path | None:
     return None
 
 
+@lru_cache(maxsize=1)  # the application's and the main window's: one set of files read, once
 def app_icon() -> QIcon:
     base = resource_dir()
     result = QIcon()

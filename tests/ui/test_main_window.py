@@ -620,6 +620,31 @@ def test_theme_follows_the_environment_override(qapp: QApplication, monkeypatch:
     assert not theme.app_icon().isNull()
 
 
+def test_the_font_list_loads_on_a_worker_thread(qapp: QApplication, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from PySide6 import QtGui
+
+    loaded_on: list[threading.Thread] = []
+
+    class RecordingFontDatabase:
+        @staticmethod
+        def families() -> list[str]:
+            loaded_on.append(threading.current_thread())
+            return ["Sans"]
+
+    monkeypatch.setattr(QtGui, "QFontDatabase", RecordingFontDatabase)
+    thread = theme.start_loading_fonts()
+    thread.join(timeout=10)
+    assert not thread.is_alive() and not thread.daemon  # never cut off inside Qt at exit
+    assert loaded_on == [thread] and thread is not threading.main_thread()
+
+
+def test_the_app_icon_is_read_once(qapp: QApplication) -> None:
+    assert theme.app_icon() is theme.app_icon()
+    assert not theme.app_icon().isNull()
+
+
 def test_when_text_is_relative() -> None:
     now = datetime(2026, 3, 12, 15, 0).astimezone()
     assert when_text(now.replace(hour=9, minute=5).astimezone(UTC).isoformat(), now) == "09:05"
