@@ -125,9 +125,17 @@ class _PrintVersion(argparse.Action):
         parser.exit()
 
 
+# The options that print and exit: read before any window is made. The others are read once the window has
+# painted: building the parser loads gettext's locale tables (~2 ms), and Qt ignores what it does not know.
+EXITING_OPTIONS = frozenset({"-h", "--help", "--version"})
+
+
 def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str]]:
+    """Our options, and the rest (Qt's own, which it has taken already, or unknown ones)."""
     parser = argparse.ArgumentParser(
-        prog="scriptwright", description="Write video scripts with the LLM you choose (Ollama, Gemini, Groq)."
+        prog="scriptwright",
+        description="Write video scripts with the LLM you choose (Ollama, Gemini, Groq).",
+        allow_abbrev=False,  # an abbreviated --version must not open the window and then exit
     )
     parser.add_argument("--version", action=_PrintVersion)
     parser.add_argument(
@@ -138,14 +146,16 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args, qt_args = parse_args(sys.argv[1:] if argv is None else argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if EXITING_OPTIONS.intersection(arguments):
+        parse_args(arguments)  # prints, and exits
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     from app.ui import theme
 
     existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else theme.new_application([sys.argv[0], *qt_args])
+    app = existing if isinstance(existing, QApplication) else theme.new_application([sys.argv[0], *arguments])
     theme.start_loading_fonts()
     app.setApplicationName("Scriptwright")
     app.setApplicationDisplayName("Scriptwright")
@@ -176,13 +186,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = MainWindow(settings_path=data_dir / "window.ini", data_dir=data_dir, defer_ui=True)
     window.show()
     frame = painted(window)
-    if args.smoke_test or args.report_modules:
-        print(f"first paint: {(frame.at - process_start()) * 1000.0:.0f} ms", flush=True)
 
     # 2. The widgets, at once (before the event loop starts, so nothing can be clicked half-built), painted
     # before anything else is done, so that what --smoke-test reports is what every start does.
     window.build_ui()
     widgets = painted(window.composer)
+    args, _others = parse_args(arguments)
+    if args.smoke_test or args.report_modules:
+        print(f"first paint: {(frame.at - process_start()) * 1000.0:.0f} ms", flush=True)
     if args.smoke_test:
         print(f"widgets painted: {(widgets.at - process_start()) * 1000.0:.0f} ms", flush=True)
         # What the process computed to get there, whatever else the machine was doing meanwhile.

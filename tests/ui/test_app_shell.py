@@ -38,6 +38,24 @@ def test_version_prints_and_exits_zero(tmp_path: Path) -> None:
     done = run_app("--version", data_dir=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"Scriptwright {__version__}"
+    assert not (tmp_path / "window.ini").exists()  # read before any window was made
+
+
+@pytest.mark.parametrize("option", ["-h", "--help"])
+def test_help_prints_and_exits_zero_before_any_window(tmp_path: Path, option: str) -> None:
+    done = run_app(option, data_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: scriptwright") and "--smoke-test" in done.stdout
+    assert not (tmp_path / "window.ini").exists()
+
+
+def test_options_are_read_whole_and_the_rest_left_to_qt() -> None:
+    from app.ui.main import parse_args
+
+    args, others = parse_args(["--smoke-test", "-style", "fusion", "--vers"])
+    # An abbreviation is not ours: `--vers` must not open the window and then print the version and exit.
+    assert args.smoke_test and not args.report_modules
+    assert others == ["-style", "fusion", "--vers"]
 
 
 def test_smoke_test_paints_and_exits_zero(tmp_path: Path) -> None:
