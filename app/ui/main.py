@@ -156,7 +156,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else theme.new_application([sys.argv[0], *arguments])
-    theme.start_preloading()
     app.setApplicationName("Scriptwright")
     app.setApplicationDisplayName("Scriptwright")
     app.setOrganizationName("Scriptwright")

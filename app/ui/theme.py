@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -222,27 +221,6 @@ def new_application(argv: list[str]) -> QApplication:
     app = QApplication([*argv, "-style", "fusion"])
     app.setProperty(_FUSION_PROPERTY, True)
     return app
-
-
-def start_preloading() -> threading.Thread:
-    """Load on a worker thread, while the GUI thread imports and builds the widgets, what their first paint
-    needs from the system and a bare window never does: the font list (fontconfig; ~6-8 ms of the GUI thread
-    inside its first text layout otherwise) and the SVG reader the icons are drawn with (Qt's SVG library and
-    image plugin, ~1.5 ms). Both are thread-safe, and PySide lets the interpreter lock go while Qt works; if
-    the GUI thread gets there first, it waits on Qt's own lock."""
-
-    def load() -> None:
-        from PySide6.QtGui import QFontDatabase, QImageReader
-
-        QFontDatabase.families()
-        base = resource_dir()
-        if base is not None:
-            QImageReader(str(base / "icons" / "generate.svg")).canRead()
-
-    # Not a daemon: the interpreter never stops with the thread inside Qt (it finishes in milliseconds).
-    thread = threading.Thread(target=load, name="scriptwright-preload")
-    thread.start()
-    return thread
 
 
 def apply_theme(app: QApplication, *, exact: bool = True) -> ThemeColors:

@@ -620,39 +620,6 @@ def test_theme_follows_the_environment_override(qapp: QApplication, monkeypatch:
     assert not theme.app_icon().isNull()
 
 
-def test_fonts_and_the_svg_reader_load_on_a_worker_thread(
-    qapp: QApplication, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import threading
-
-    from PySide6 import QtGui
-
-    loaded: list[tuple[str, threading.Thread]] = []
-
-    class RecordingFontDatabase:
-        @staticmethod
-        def families() -> list[str]:
-            loaded.append(("font list", threading.current_thread()))
-            return ["Sans"]
-
-    class RecordingImageReader:
-        def __init__(self, path: str) -> None:
-            self.path = path
-
-        def canRead(self) -> bool:
-            assert self.path.endswith(".svg") and Path(self.path).is_file()
-            loaded.append(("svg reader", threading.current_thread()))
-            return True
-
-    monkeypatch.setattr(QtGui, "QFontDatabase", RecordingFontDatabase)
-    monkeypatch.setattr(QtGui, "QImageReader", RecordingImageReader)
-    thread = theme.start_preloading()
-    thread.join(timeout=10)
-    assert not thread.is_alive() and not thread.daemon  # never cut off inside Qt at exit
-    assert loaded == [("font list", thread), ("svg reader", thread)]
-    assert thread is not threading.main_thread()
-
-
 def test_the_app_icon_is_read_once(qapp: QApplication) -> None:
     assert theme.app_icon() is theme.app_icon()
     assert not theme.app_icon().isNull()
