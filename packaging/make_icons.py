@@ -9,7 +9,9 @@ entries). A resources/app-icon/scriptwright-<N>.png is used as is for its size; 
 the SVG with PySide6's QSvgRenderer on the offscreen platform, so no display and no other image tool is
 needed. Needs PySide6 (the build venv has it); runs the same on Linux, Windows and macOS. `--sources`
 renders the SVG afresh into resources/app-icon/scriptwright-<N>.png (the sizes the window loads), after the
-SVG has changed.
+SVG has changed, and writes resources/icons/tinted: the copies of the line icons, in each theme's colours,
+that the window's stylesheet draws in its first frame (`app.ui.theme.FIRST_FRAME_ICONS`), after an icon or a
+theme colour has changed.
 """
 
 from __future__ import annotations
@@ -99,6 +101,18 @@ def render_pngs(sizes: set[int], *, use_hand_made: bool = True) -> dict[int, byt
     return result
 
 
+def write_tinted_icons() -> None:
+    sys.path.insert(0, str(ROOT))
+    from app.ui import theme
+
+    icons = ROOT / "resources" / "icons"
+    folder = icons / theme.TINTED_DIR
+    folder.mkdir(exist_ok=True)
+    for name, svg in theme.stylesheet_icon_files(icons).items():
+        (folder / name).write_text(svg, encoding="utf-8")
+        print(folder / name)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print(__doc__, file=sys.stderr)
@@ -108,6 +122,7 @@ def main(argv: list[str]) -> int:
             target = SOURCE_DIR / f"{ICON_NAME}-{size}.png"
             target.write_bytes(data)
             print(target)
+        write_tinted_icons()
         return 0
     out = Path(argv[0])
     pngs = render_pngs({*HICOLOR_SIZES, *ICO_SIZES, *(size for _kind, size in ICNS_TYPES)})

@@ -373,9 +373,6 @@ class HistoryPanel(QWidget):
         self.search.setClearButtonEnabled(True)
         self.search.setAccessibleName("Search history")
         self.search.setAccessibleDescription("Filters the scripts by topic and text as you type.")
-        self._search_icon_action = self.search.addAction(
-            theme.icon("search", size=16), QLineEdit.ActionPosition.LeadingPosition
-        )
         layout.addWidget(self.search)
 
         self._layout = layout
@@ -451,7 +448,8 @@ class HistoryPanel(QWidget):
     def _action(
         self, text: str, shortcut: str | QKeySequence.StandardKey | None, slot: Callable[[], None]
     ) -> QAction:
-        action = QAction(text, self)
+        action = QAction(self)  # the text apart: QAction(text, parent) has an icon twin (see MainWindow)
+        action.setText(text)
         if shortcut is not None:
             action.setShortcuts([QKeySequence(shortcut)])  # setShortcut would build Qt's namespace
         action.triggered.connect(slot)
@@ -500,8 +498,7 @@ class HistoryPanel(QWidget):
             task.cancel()
 
     def refresh_theme(self) -> None:
-        self._search_icon_action.setIcon(theme.icon("search", size=16))
-        self._set_menu_icons()
+        self._set_menu_icons()  # the search field's icon is the stylesheet's
 
     def _set_menu_icons(self) -> None:
         for action, name in (

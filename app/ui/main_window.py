@@ -75,8 +75,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
-        self.setWindowTitle("Scriptwright")
-        self.setWindowIcon(theme.app_icon())
+        self.setWindowTitle("Scriptwright")  # its icon is the application's, set once the window has painted
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         self.service: ScriptService | None = None
         self.key_store = key_store
@@ -243,14 +242,16 @@ class MainWindow(QMainWindow):
         self.length_unit.currentIndexChanged.connect(self._on_unit_changed)
         self.length_spin.valueChanged.connect(self._update_length_hint)
 
-        self.stop_button = QPushButton("Stop", central)
+        # Labels are set apart: the (text, parent) constructor has an (icon, text, parent) twin, and choosing
+        # between them builds QIcon's Python type (theme.FIRST_FRAME_ICONS: the stylesheet draws the icons).
+        self.stop_button = QPushButton(central)
+        self.stop_button.setText("Stop")
         self.stop_button.setObjectName("stopButton")
-        self.stop_button.setIcon(theme.icon("stop", size=14))
         self.stop_button.setToolTip("Stop writing (Esc). The partial script is kept.")
         self.stop_button.setAccessibleDescription("Stops the script being written; its partial text is kept.")
-        self.generate_button = QPushButton("Generate", central)
+        self.generate_button = QPushButton(central)
+        self.generate_button.setText("Generate")
         self.generate_button.setObjectName("generateButton")
-        self.generate_button.setIcon(theme.icon("generate", theme.current_colors().accent_text, size=16))
         self.generate_button.setToolTip("Write the script (Ctrl+Enter)")
         self.generate_button.setAccessibleDescription(
             "Writes a script about the topic with the chosen persona."
@@ -385,7 +386,8 @@ class MainWindow(QMainWindow):
         self.status_action.setObjectName("statusActionButton")
         self.status_action.hide()
         self.status_action.clicked.connect(lambda: self._run_action(self._status_action))
-        self.undo_button = QPushButton("Undo", bar)
+        self.undo_button = QPushButton(bar)  # the label apart: see _build_central
+        self.undo_button.setText("Undo")
         self.undo_button.setObjectName("undoButton")
         self.undo_button.setToolTip("Bring back the script you just deleted")
         self.undo_button.hide()
@@ -400,7 +402,8 @@ class MainWindow(QMainWindow):
         from PySide6.QtGui import QAction, QKeySequence
 
         def action(text: str, slot: Any, *shortcuts: str | QKeySequence.StandardKey) -> QAction:
-            act = QAction(text, self)
+            act = QAction(self)  # the text apart: QAction(text, parent) has an icon twin, see _build_central
+            act.setText(text)
             if shortcuts:
                 act.setShortcuts([QKeySequence(s) for s in shortcuts])
             act.triggered.connect(lambda _checked=False: slot())
@@ -420,7 +423,8 @@ class MainWindow(QMainWindow):
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.about_action = action("About Scriptwright", self.open_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
-        self.compact_action = QAction("Compact rate limits", self)
+        self.compact_action = QAction(self)
+        self.compact_action.setText("Compact rate limits")
         self.compact_action.setCheckable(True)
         self.compact_action.toggled.connect(self._on_compact_toggled)
 
@@ -1077,10 +1081,8 @@ class MainWindow(QMainWindow):
         return dialog
 
     def refresh_theme(self, *_args: Any) -> None:
-        """The colour scheme changed: re-tint the icons (the palette and stylesheet are application-wide)."""
-        colors = theme.current_colors()
-        self.stop_button.setIcon(theme.icon("stop", size=14))
-        self.generate_button.setIcon(theme.icon("generate", colors.accent_text, size=16))
+        """The colour scheme changed: re-tint the menus' icons (the palette and the stylesheet, which draws
+        the buttons' icons, are application-wide)."""
         self._set_action_icons()
         self.history.refresh_theme()
         self.history.list.viewport().update()

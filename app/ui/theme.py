@@ -13,8 +13,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from PySide6 import QtGui
 from PySide6.QtCore import QObject, QSize
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette, QPixmap
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
 if TYPE_CHECKING:
@@ -208,7 +209,7 @@ QPushButton#statusActionButton, QPushButton#undoButton {{
 }}
 QPushButton#statusActionButton:hover, QPushButton#undoButton:hover {{ border-color: {c.accent}; }}
 QToolTip {{ color: {c.base}; background: {c.text}; border: none; padding: 4px 6px; }}
-"""
+{_first_frame_icon_rules(c)}"""
 
 
 def new_application(argv: list[str]) -> QApplication:
@@ -289,10 +290,81 @@ def resource_dir() -> Path | None:
     return None
 
 
-@lru_cache(maxsize=1)  # the application's and the main window's: one set of files read, once
-def app_icon() -> QIcon:
+# The icons in the window's first frame are drawn by the stylesheet from ready-tinted SVG files: made in
+# Python, they would build QIcon's and QPixmap's types (~3 ms, `QIcon.ThemeIcon` alone has 151 members) and
+# render each SVG before the first paint. (name, ThemeColors field, drawn in a text field): the buttons' icons
+# go through Qt's SVG icon engine at any size and scale; the search field's is a background image, so it has
+# its own 16 px file, inset from the field's edge, and an @2x one that Qt picks on high-density screens.
+# `python packaging/make_icons.py --sources` writes them to resources/icons/tinted; a test keeps them equal to
+# `stylesheet_icon_files()`.
+FIRST_FRAME_ICONS = (("stop", "icon", False), ("generate", "accent_text", False), ("search", "icon", True))
+TINTED_DIR = "tinted"
+FIELD_ICON_PX = 16
+FIELD_ICON_INSET_PX = 8
+_SOURCE_SIZE = 'width="24" height="24" viewBox="0 0 24 24"'  # every icon in resources/icons is drawn so
+
+
+def tinted_icon_name(name: str, color: str, *, field: bool = False, scale: int = 1) -> str:
+    kind = "-field" if field else ""
+    density = f"@{scale}x" if scale != 1 else ""
+    return f"{name}{kind}-{color.lstrip('#').upper()}{density}.svg"
+
+
+def tinted_svg(source: str, color: str, *, field: bool = False, scale: int = 1) -> str:
+    """`source` (an icon of resources/icons, drawn in #000000) in `color`; as a field's background image:
+    FIELD_ICON_PX high at `scale`, with FIELD_ICON_INSET_PX of space at its left."""
+    svg = source.replace("#000000", color)
+    if field:
+        units = 24 / FIELD_ICON_PX  # the source's units per pixel
+        width = (FIELD_ICON_INSET_PX + FIELD_ICON_PX) * scale
+        view_box = f"{-FIELD_ICON_INSET_PX * units:g} 0 {(FIELD_ICON_INSET_PX + FIELD_ICON_PX) * units:g} 24"
+        svg = svg.replace(
+            _SOURCE_SIZE, f'width="{width}" height="{FIELD_ICON_PX * scale}" viewBox="{view_box}"', 1
+        )
+    return svg
+
+
+def stylesheet_icon_files(icons_dir: Path) -> dict[str, str]:
+    """Every tinted file either theme's stylesheet draws, by name, with its content (from `icons_dir`)."""
+    files: dict[str, str] = {}
+    for colors in (LIGHT, DARK):
+        for name, role, field in FIRST_FRAME_ICONS:
+            source = (icons_dir / f"{name}.svg").read_text(encoding="utf-8")
+            color = getattr(colors, role)
+            for scale in (1, 2) if field else (1,):
+                files[tinted_icon_name(name, color, field=field, scale=scale)] = tinted_svg(
+                    source, color, field=field, scale=scale
+                )
+    return files
+
+
+def _first_frame_icon_rules(c: ThemeColors) -> str:
     base = resource_dir()
-    result = QIcon()
+    if base is None:
+        return ""
+    folder = base / "icons" / TINTED_DIR
+
+    def url(name: str, color: str, *, field: bool = False) -> str:
+        return f'url("{(folder / tinted_icon_name(name, color, field=field)).as_posix()}")'
+
+    text_start = FIELD_ICON_INSET_PX + FIELD_ICON_PX + 12  # the inset, the icon, a 12 px gap, the text
+    return f"""QPushButton#stopButton {{
+    qproperty-icon: {url("stop", c.icon)}; qproperty-iconSize: 14px 14px;
+}}
+QPushButton#generateButton {{
+    qproperty-icon: {url("generate", c.accent_text)}; qproperty-iconSize: 16px 16px;
+}}
+QLineEdit#historySearch {{
+    background-image: {url("search", c.icon, field=True)}; background-repeat: no-repeat;
+    background-position: left center; background-origin: border; padding-left: {text_start}px;
+}}
+"""
+
+
+@lru_cache(maxsize=1)  # read once, after the first paint: the application's window icon and the About box's
+def app_icon() -> QtGui.QIcon:
+    base = resource_dir()
+    result = QtGui.QIcon()
     if base is None:
         return result
     for size in (16, 24, 32, 48, 64, 128, 256):
@@ -306,18 +378,19 @@ def app_icon() -> QIcon:
 
 
 @lru_cache(maxsize=64)
-def icon(name: str, color: str | None = None, size: int = 18) -> QIcon:
-    """A line icon from resources/icons drawn in `color` (default: the theme's icon colour), or empty."""
+def icon(name: str, color: str | None = None, size: int = 18) -> QtGui.QIcon:
+    """A line icon from resources/icons drawn in `color` (default: the theme's icon colour), or empty. (QIcon
+    and QPixmap are reached through their module: see FIRST_FRAME_ICONS.)"""
     base = resource_dir()
     path = base / "icons" / f"{name}.svg" if base else None
     if path is None or not path.is_file():
-        return QIcon()
-    svg = path.read_text(encoding="utf-8").replace("#000000", color or current_colors().icon)
-    result = QIcon()
+        return QtGui.QIcon()
+    svg = tinted_svg(path.read_text(encoding="utf-8"), color or current_colors().icon)
+    result = QtGui.QIcon()
     for scale in (1, 2):
         pixels = size * scale
         data = svg.replace('width="24" height="24"', f'width="{pixels}" height="{pixels}"', 1).encode()
-        pixmap = QPixmap()
+        pixmap = QtGui.QPixmap()
         if pixmap.loadFromData(data, "SVG"):
             pixmap.setDevicePixelRatio(scale)
             result.addPixmap(pixmap)

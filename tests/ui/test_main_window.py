@@ -620,6 +620,40 @@ def test_theme_follows_the_environment_override(qapp: QApplication, monkeypatch:
     assert not theme.app_icon().isNull()
 
 
+def test_the_first_frames_icons_are_drawn_by_the_stylesheet_in_each_theme(
+    qtbot, qapp: QApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # From tinted SVG files (theme.FIRST_FRAME_ICONS), so that the window paints without QIcon's Python type.
+    from PySide6.QtGui import QColor
+    from PySide6.QtWidgets import QLineEdit
+
+    def near(color: QColor, target: QColor) -> bool:
+        return all(abs(a - b) <= 24 for a, b in zip(color.getRgb()[:3], target.getRgb()[:3], strict=True))
+
+    glyphs = {}
+    for scheme in ("light", "dark"):
+        monkeypatch.setenv(theme.THEME_ENV, scheme)
+        colors = theme.apply_theme(qapp)
+        button = QPushButton()
+        button.setObjectName("generateButton")
+        button.setText("Generate")
+        field = QLineEdit()
+        field.setObjectName("historySearch")
+        for widget in (button, field):
+            qtbot.addWidget(widget)
+            widget.show()
+        assert not button.icon().isNull() and button.iconSize().width() == 16
+        glyphs[scheme] = button.icon().pixmap(16, 16).toImage()
+        # The search glyph sits in the field's inset, in the theme's icon colour; the text begins after it.
+        image = field.grab().toImage()
+        inset = range(theme.FIELD_ICON_INSET_PX, theme.FIELD_ICON_INSET_PX + theme.FIELD_ICON_PX)
+        assert any(
+            near(image.pixelColor(x, y), QColor(colors.icon)) for x in inset for y in range(image.height())
+        )
+        assert field.cursorRect().left() >= theme.FIELD_ICON_INSET_PX + theme.FIELD_ICON_PX
+    assert glyphs["light"] != glyphs["dark"]  # re-tinted with the scheme
+
+
 def test_the_app_icon_is_read_once(qapp: QApplication) -> None:
     assert theme.app_icon() is theme.app_icon()
     assert not theme.app_icon().isNull()
