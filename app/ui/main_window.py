@@ -3,7 +3,7 @@
 The window holds no business rule: it reads the service's state and forwards the user's intent. Every call
 that may block (store, keychain, files) runs on a worker thread; network calls are awaited on the qasync loop.
 
-Start-up paints in two steps: `MainWindow(defer_ui=True)` is the frame alone (title, icon, geometry, menus,
+Start-up paints in two steps: `MainWindow(defer_ui=True)` is the frame alone (title, geometry, menus,
 background), cheap enough to be on screen about as fast as an empty QMainWindow; `build_ui()` then creates the
 widgets, right after that first paint. The widget modules are imported there, not at the top of this module.
 """
