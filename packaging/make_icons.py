@@ -108,7 +108,11 @@ def write_tinted_icons() -> None:
     icons = ROOT / "resources" / "icons"
     folder = icons / theme.TINTED_DIR
     folder.mkdir(exist_ok=True)
-    for name, svg in theme.stylesheet_icon_files(icons).items():
+    files = theme.stylesheet_icon_files(icons)
+    for stale in folder.iterdir():  # a colour that changed leaves no file behind
+        if stale.name not in files:
+            stale.unlink()
+    for name, svg in files.items():
         (folder / name).write_text(svg, encoding="utf-8")
         print(folder / name)
 
