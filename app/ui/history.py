@@ -457,7 +457,7 @@ class HistoryPanel(QWidget):
 
     def _finish_ui(self) -> None:
         """After the first paint: what only shows once the list is in use, the menu's icons and what needs
-        Qt's namespace (~25 ms to build, see MainWindow.build_ui). The list's keys and context menu work from
+        Qt's namespace (~25 ms to build, see MainWindow._build_ui). The list's keys and context menu work from
         here on; a panel never painted cannot be used."""
         self._set_menu_icons()
         count_font = self.count_label.font()  # QFont's type, built here rather than before the paint

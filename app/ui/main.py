@@ -1,15 +1,14 @@
 """`scriptwright` / `python -m app`: one QApplication, one qasync loop, the main window.
 
-Start-up order keeps the first paint fast: Qt and the window's frame first, then its widgets; the log file,
-the event loop and the core (store, key store, service, built on a worker thread) after they have painted;
-provider SDKs are imported only when a provider is first used.
+Start-up order keeps the first paint fast: Qt and the window with every widget first; the log file, the event
+loop and the core (store, key store, service, built on a worker thread) after it has painted; provider SDKs
+are imported only when a provider is first used.
 
-Flags: `--version` prints the version; `--smoke-test` opens the window, prints "first paint: N ms" (the frame)
-and "widgets painted: N ms" (every widget) since the process started, with the CPU time it took, checks that
-the core starts, and exits 0; `--report-modules` also prints which provider SDK modules and which of
-DEFERRED_MODULES were loaded when every widget had painted (there should be none), and which of
-DEFERRED_QT_TYPES PySide had built by then (none, for a window that has been opened before: see
-`MainWindow.build_ui`).
+Flags: `--version` prints the version; `--smoke-test` opens the window, prints "first paint: N ms" (every
+widget painted) since the process started, with the CPU time it took, checks that the core starts, and exits
+0; `--report-modules` also prints which provider SDK modules and which of DEFERRED_MODULES were loaded when
+the window had painted (there should be none), and which of DEFERRED_QT_TYPES PySide had built by then (none,
+for a window that has been opened before: see `MainWindow._build_ui`).
 """
 
 from __future__ import annotations
@@ -27,8 +26,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple  # noqa: E402
 
 if TYPE_CHECKING:
     import asyncio
-
-    from PySide6.QtWidgets import QWidget
 
     from app.ui.main_window import MainWindow
 
@@ -172,43 +169,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     GuiGarbageCollector.install(app)  # Qt objects in reference cycles are freed on this thread only
     follower = theme.follow_system_theme(app, exact=False)
 
-    # 1. The window, painted before asyncio, qasync or the core are imported.
+    # 1. The window, painted before asyncio, qasync or the core are imported, and before the event loop
+    # starts (so nothing can be clicked half-built): what --smoke-test reports is what every start does.
     from app.ui.app_context import resolve_data_dir
     from app.ui.first_paint import FirstPaintWatcher
     from app.ui.main_window import MainWindow
 
-    def painted(widget: QWidget) -> PaintReport:
-        """Process events until `widget` has painted (10 s at most); returns what was true at that moment."""
-        reports: list[PaintReport] = []
-        FirstPaintWatcher(widget, lambda: reports.append(PaintReport.now()))
-        QTimer.singleShot(10_000, lambda: reports.append(PaintReport.now()))  # never wait forever
-        while not reports:
-            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
-        return reports[0]
-
     data_dir = resolve_data_dir()
-    window = MainWindow(settings_path=data_dir / "window.ini", data_dir=data_dir, defer_ui=True)
+    window = MainWindow(settings_path=data_dir / "window.ini", data_dir=data_dir)
+    reports: list[PaintReport] = []
+    FirstPaintWatcher(window.composer, lambda: reports.append(PaintReport.now()))
+    QTimer.singleShot(10_000, lambda: reports.append(PaintReport.now()))  # never wait forever
     window.show()
-    frame = painted(window)
-
-    # 2. The widgets, at once (before the event loop starts, so nothing can be clicked half-built), painted
-    # before anything else is done, so that what --smoke-test reports is what every start does.
-    window.build_ui()
-    widgets = painted(window.composer)
+    while not reports:
+        app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+    painted = reports[0]
     # The window icon once the window is on screen (the title bar or task bar takes it then): QIcon's Python
     # type, built for it, is among the deferred ones.
     app.setWindowIcon(theme.app_icon())
     args, _others = parse_args(arguments)
     if args.smoke_test or args.report_modules:
-        print(f"first paint: {(frame.at - process_start()) * 1000.0:.0f} ms", flush=True)
+        print(f"first paint: {(painted.at - process_start()) * 1000.0:.0f} ms", flush=True)
     if args.smoke_test:
-        print(f"widgets painted: {(widgets.at - process_start()) * 1000.0:.0f} ms", flush=True)
         # What the process computed to get there, whatever else the machine was doing meanwhile.
-        print(f"cpu time to the widgets painted: {widgets.cpu_seconds * 1000.0:.0f} ms", flush=True)
+        print(f"cpu time to the first paint: {painted.cpu_seconds * 1000.0:.0f} ms", flush=True)
     if args.report_modules:
-        print(f"sdk modules when the widgets painted: {widgets.sdk_modules}", flush=True)
-        print(f"deferred modules when the widgets painted: {widgets.deferred_modules}", flush=True)
-        print(f"Qt types built before the widgets painted: {widgets.qt_types_built}", flush=True)
+        print(f"sdk modules at the first paint: {painted.sdk_modules}", flush=True)
+        print(f"deferred modules at the first paint: {painted.deferred_modules}", flush=True)
+        print(f"Qt types built before the first paint: {painted.qt_types_built}", flush=True)
     # Asking the system for its colour scheme exactly builds Qt's namespace (~25 ms): after the paint, which
     # used the platform palette's guess (right unless the platform and the system disagree).
     follower.add_listener(window.refresh_theme)

@@ -3,9 +3,9 @@
 The window holds no business rule: it reads the service's state and forwards the user's intent. Every call
 that may block (store, keychain, files) runs on a worker thread; network calls are awaited on the qasync loop.
 
-Start-up paints in two steps: `MainWindow(defer_ui=True)` is the frame alone (title, geometry, menus,
-background), cheap enough to be on screen about as fast as an empty QMainWindow; `build_ui()` then creates the
-widgets, right after that first paint. The widget modules are imported there, not at the top of this module.
+Start-up paints once, every widget at a time: what no one sees before acting (menu icons, cursor shapes,
+what needs Qt's namespace) is set right after that first paint, by `_finish_ui`. Painting the frame first and
+the widgets after cost a second layout and paint (~6–10 ms) for a blank frame that showed for ~30 ms.
 """
 
 from __future__ import annotations
@@ -71,7 +71,6 @@ class MainWindow(QMainWindow):
         settings_path: Path | None = None,
         data_dir: Path | None = None,
         parent: QWidget | None = None,
-        defer_ui: bool = False,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
@@ -100,7 +99,6 @@ class MainWindow(QMainWindow):
         self._layout_restored = False
         self._provider_warmed = False  # the provider's SDK has been loaded (or is loading) on a worker thread
         self._warm_up_task: asyncio.Task[Any] | None = None
-        self._ui_built = False
         self._docks_sized = False
 
         self._state_timer = QTimer(self)  # repaints countdowns once a second while something is waiting
@@ -119,27 +117,20 @@ class MainWindow(QMainWindow):
 
         self.resize(1180, 760)
         self._restore_window_geometry()
-        blank = QWidget(self)  # the frame's background until build_ui() puts the composer there
-        blank.setObjectName("composer")
-        self.setCentralWidget(blank)
-        self.statusBar()
-        if not defer_ui:
-            self.build_ui()
+        self._build_ui()
         if service is not None:
             self.attach(service, key_store=key_store)
 
-    def build_ui(self) -> None:
-        """Create the widgets (once); the constructor does it unless told to defer it past the first paint.
+    def _build_ui(self) -> None:
+        """Create the widgets.
 
         Nothing here touches Qt's `Qt` namespace: building its Python type (about a hundred enums) takes
         ~25 ms, so a window that opens as it was left (its docks placed by the saved layout, not by a
         `Qt.DockWidgetArea`) paints first. What needs the namespace and is not seen before a person acts (a
-        cursor shape, selectable labels) is set by `_finish_ui`: right after the first paint when the window
-        is on screen, else at once. The history panel does the same for its menu, keys and alignments.
+        cursor shape, selectable labels, the menus' icons) is set by `_finish_ui`, right after the composer
+        first paints: a window never painted cannot be used. The history panel does the same for its menu,
+        keys and alignments.
         """
-        if self._ui_built:
-            return
-        self._ui_built = True
         self._layout_restored = self._restore_dock_layout()
         self._build_actions()
         self._build_central()
@@ -150,13 +141,7 @@ class MainWindow(QMainWindow):
         self.restore_layout()
         self._sync_enabled()
         self.topic_edit.setFocus()
-        if self.isVisible():
-            FirstPaintWatcher(self.composer, self._finish_ui)
-        else:
-            self._finish_ui()
-        if self.isVisible() and not self._layout_restored:
-            self._docks_sized = True
-            QTimer.singleShot(0, self._size_docks)
+        FirstPaintWatcher(self.composer, self._finish_ui)
 
     def _finish_ui(self) -> None:
         from PySide6.QtCore import Qt
@@ -436,7 +421,7 @@ class MainWindow(QMainWindow):
         self.rate_panel_action = self.rate_dock.toggleViewAction()
         self.rate_panel_action.setText("Rate limits panel")
         # setShortcuts, not setShortcut: choosing among setShortcut's overloads (one takes a Qt.Key) builds
-        # Qt's namespace, see build_ui.
+        # Qt's namespace, see _build_ui.
         self.rate_panel_action.setShortcuts([QKeySequence("Ctrl+Shift+L")])
         self.history_action = self.history_dock.toggleViewAction()
         self.history_action.setText("History")
@@ -468,7 +453,6 @@ class MainWindow(QMainWindow):
 
     def attach(self, service: ScriptService, *, key_store: Any = None) -> None:
         """Bind the window to the core (at start-up after the first paint, so the window shows at once)."""
-        self.build_ui()
         self.service = service
         if key_store is not None:
             self.key_store = key_store
@@ -1192,7 +1176,7 @@ class MainWindow(QMainWindow):
 
     def save_geometry(self) -> None:
         settings = self.settings()
-        if settings is None or not self._ui_built:
+        if settings is None:
             return
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState())
@@ -1203,9 +1187,7 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        if (
-            self._ui_built and not self._docks_sized
-        ):  # roomy side panels on a first start (a saved layout wins)
+        if not self._docks_sized:  # roomy side panels on a first start (a saved layout wins)
             self._docks_sized = True
             if not self._layout_restored:
                 QTimer.singleShot(0, self._size_docks)
