@@ -14,7 +14,7 @@ import builtins
 import contextlib
 import logging
 import re
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 # used, not before the window's first paint: see HistoryPanel._finish_ui and HistoryPanel.list.
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QKeySequence, QPalette
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QLabel, QLineEdit, QStyledItemDelegate, QVBoxLayout, QWidget
 
 from app.ui import theme
-from app.ui.first_paint import FirstPaintWatcher
+from app.ui.first_paint import DeferredShortcuts, FirstPaintWatcher
 from app.ui.script_stats import WordCounter, spoken_duration
 from app.ui.status_texts import status_note
 from app.ui.tasks import run_blocking, start_task
@@ -398,10 +398,11 @@ class HistoryPanel(QWidget):
         self.search.textChanged.connect(lambda _text: self._debounce.start())
         self.search.returnPressed.connect(self.schedule_refresh)
 
-        self.open_action = self._action("Open", "Return", self._open_current)
-        self.copy_action = self._action("Copy script", None, self._copy_current)
-        self.export_action = self._action("Export…", None, self._export_current)
-        self.delete_action = self._action("Delete", QKeySequence.StandardKey.Delete, self._delete_current)
+        self._shortcuts = DeferredShortcuts()  # given by _finish_ui
+        self.open_action = self._shortcuts.new_action(self, "Open", self._open_current, "Return")
+        self.copy_action = self._shortcuts.new_action(self, "Copy script", self._copy_current)
+        self.export_action = self._shortcuts.new_action(self, "Export…", self._export_current)
+        self.delete_action = self._shortcuts.new_action(self, "Delete", self._delete_current, "Del")
         FirstPaintWatcher(self, self._finish_ui)
         self._update_empty_state()
 
@@ -445,21 +446,12 @@ class HistoryPanel(QWidget):
         view.clicked.connect(self._on_clicked)
         return view, model
 
-    def _action(
-        self, text: str, shortcut: str | QKeySequence.StandardKey | None, slot: Callable[[], None]
-    ) -> QAction:
-        action = QAction(self)  # the text apart: QAction(text, parent) has an icon twin (see MainWindow)
-        action.setText(text)
-        if shortcut is not None:
-            action.setShortcuts([QKeySequence(shortcut)])  # setShortcut would build Qt's namespace
-        action.triggered.connect(slot)
-        return action
-
     def _finish_ui(self) -> None:
         """After the first paint: what only shows once the list is in use, the menu's icons and what needs
         Qt's namespace (~25 ms to build, see MainWindow._build_ui). The list's keys and context menu work from
         here on; a panel never painted cannot be used."""
         self._set_menu_icons()
+        self._shortcuts.apply()
         count_font = self.count_label.font()  # QFont's type, built here rather than before the paint
         if count_font.pointSizeF() > 0:
             count_font.setPointSizeF(max(count_font.pointSizeF() - 1, 7.0))

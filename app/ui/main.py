@@ -75,12 +75,14 @@ def loaded_deferred_modules() -> list[str]:
 
 # Python types the window paints without: PySide builds each, with its enums, on first use. Qt's namespace
 # (~100 enums, ~25 ms; a first start still needs it to place the docks), QFont (~2 ms), QIcon (~2.5 ms: the
-# stylesheet draws the first frame's icons), and the history's list view (with QAbstractItemView's, ~4 ms;
-# empty and hidden until the core attaches).
+# stylesheet draws the first frame's icons), QKeySequence (~1 ms: the shortcuts are given right after the
+# paint), and the history's list view (with QAbstractItemView's, ~4 ms; empty and hidden until the core
+# attaches).
 DEFERRED_QT_TYPES = (
     ("PySide6.QtCore", "Qt"),
     ("PySide6.QtGui", "QFont"),
     ("PySide6.QtGui", "QIcon"),
+    ("PySide6.QtGui", "QKeySequence"),
     ("PySide6.QtWidgets", "QListView"),
 )
 

@@ -20,7 +20,7 @@ from PySide6.QtCore import QByteArray, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QMainWindow, QWidget
 
 from app.ui import theme
-from app.ui.first_paint import FirstPaintWatcher
+from app.ui.first_paint import DeferredShortcuts, FirstPaintWatcher
 from app.ui.provider_warmup import warm_up_provider
 from app.ui.script_stats import WORDS_PER_MINUTE, ScriptStats
 from app.ui.status_texts import (
@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
         self._provider_warmed = False  # the provider's SDK has been loaded (or is loading) on a worker thread
         self._warm_up_task: asyncio.Task[Any] | None = None
         self._docks_sized = False
+        self._shortcuts = DeferredShortcuts()  # given by _finish_ui
 
         self._state_timer = QTimer(self)  # repaints countdowns once a second while something is waiting
         self._state_timer.setInterval(1000)
@@ -127,9 +128,9 @@ class MainWindow(QMainWindow):
         Nothing here touches Qt's `Qt` namespace: building its Python type (about a hundred enums) takes
         ~25 ms, so a window that opens as it was left (its docks placed by the saved layout, not by a
         `Qt.DockWidgetArea`) paints first. What needs the namespace and is not seen before a person acts (a
-        cursor shape, selectable labels, the menus' icons) is set by `_finish_ui`, right after the composer
-        first paints: a window never painted cannot be used. The history panel does the same for its menu,
-        keys and alignments.
+        cursor shape, selectable labels, the menus' icons, the shortcuts) is set by `_finish_ui`, right after
+        the composer first paints: a window never painted cannot be used. The history panel does the same for
+        its menu, keys and alignments.
         """
         self._layout_restored = self._restore_dock_layout()
         self._build_actions()
@@ -150,6 +151,7 @@ class MainWindow(QMainWindow):
         for label in (self.banner_label, self.status_message):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._set_action_icons()  # only the menus show them
+        self._shortcuts.apply()
 
     # --- construction ------------------------------------------------------------------------------------
 
@@ -384,14 +386,10 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.status_action)
 
     def _build_actions(self) -> None:
-        from PySide6.QtGui import QAction, QKeySequence
+        from PySide6.QtGui import QAction
 
-        def action(text: str, slot: Any, *shortcuts: str | QKeySequence.StandardKey) -> QAction:
-            act = QAction(self)  # the text apart: QAction(text, parent) has an icon twin, see _build_central
-            act.setText(text)
-            if shortcuts:
-                act.setShortcuts([QKeySequence(s) for s in shortcuts])
-            act.triggered.connect(lambda _checked=False: slot())
+        def action(text: str, slot: Any, *shortcuts: str) -> QAction:
+            act = self._shortcuts.new_action(self, text, slot, *shortcuts)
             self.addAction(act)
             return act
 
@@ -414,18 +412,14 @@ class MainWindow(QMainWindow):
         self.compact_action.toggled.connect(self._on_compact_toggled)
 
     def _connect_actions(self) -> None:
-        from PySide6.QtGui import QKeySequence
-
         self.generate_button.clicked.connect(self.generate_action.trigger)
         self.stop_button.clicked.connect(self.stop_action.trigger)
         self.rate_panel_action = self.rate_dock.toggleViewAction()
         self.rate_panel_action.setText("Rate limits panel")
-        # setShortcuts, not setShortcut: choosing among setShortcut's overloads (one takes a Qt.Key) builds
-        # Qt's namespace, see _build_ui.
-        self.rate_panel_action.setShortcuts([QKeySequence("Ctrl+Shift+L")])
+        self._shortcuts.add(self.rate_panel_action, "Ctrl+Shift+L")
         self.history_action = self.history_dock.toggleViewAction()
         self.history_action.setText("History")
-        self.history_action.setShortcuts([QKeySequence("Ctrl+Shift+H")])
+        self._shortcuts.add(self.history_action, "Ctrl+Shift+H")
 
     def _build_menus(self) -> None:
         bar = self.menuBar()

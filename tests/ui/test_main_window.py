@@ -393,6 +393,8 @@ async def test_a_script_in_the_history_has_a_context_menu_and_keys(window: MainW
     for action in (history.open_action, history.delete_action):
         assert action in history.list.actions()
         assert action.shortcutContext() == Qt.ShortcutContext.WidgetShortcut
+    assert history.open_action.shortcut() == QKeySequence("Return")
+    assert history.delete_action.shortcut() == QKeySequence("Del")
 
 
 async def test_delete_then_undo_restores_the_script(window: MainWindow, store: Store) -> None:
@@ -672,6 +674,23 @@ def test_one_collector_and_one_theme_follower_per_application(qapp: QApplication
 
     assert GuiGarbageCollector.install(qapp) is GuiGarbageCollector.install(qapp)
     assert theme.follow_system_theme(qapp) is theme.follow_system_theme(qapp)
+
+
+async def test_shortcuts_arrive_once_the_window_has_painted(service: FakeService, tmp_path: Path) -> None:
+    # QKeySequence's type is built after the first paint: no shortcut shows, or can be pressed, before it.
+    unshown = MainWindow(service, settings_path=tmp_path / "unshown.ini")
+    try:
+        assert unshown.generate_action.shortcuts() == [] and unshown.history.delete_action.shortcuts() == []
+    finally:
+        unshown.close()
+        await unshown.wait_idle()
+        unshown.deleteLater()
+    async with open_window(service, tmp_path / "window.ini", data_dir=tmp_path) as window:
+        await wait_until(lambda: window.generate_action.shortcuts() != [])
+        assert window.generate_action.shortcuts() == [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")]
+        assert window.rate_panel_action.shortcut() == QKeySequence("Ctrl+Shift+L")
+        assert window.history_action.shortcut() == QKeySequence("Ctrl+Shift+H")
+        await wait_until(lambda: window.history.delete_action.shortcuts() != [])
 
 
 async def test_menu_icons_arrive_once_the_window_has_painted(window: MainWindow) -> None:
