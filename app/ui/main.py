@@ -18,6 +18,7 @@ import time
 _IMPORTED_AT = time.perf_counter()  # as early as possible: the fallback "process start"
 
 import argparse  # noqa: E402
+import gc  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
@@ -154,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if EXITING_OPTIONS.intersection(arguments):
         parse_args(arguments)  # prints, and exits
+    # The collector that GuiGarbageCollector installs below takes over from the automatic one, which would
+    # meanwhile only scan the modules, Qt types and widgets being made to live as long as the process.
+    gc.disable()
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 

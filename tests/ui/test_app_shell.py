@@ -155,3 +155,34 @@ def test_resources_are_complete() -> None:
     assert (base / "app-icon" / "scriptwright.svg").is_file()
     for size in (16, 24, 32, 48, 64, 128, 256):
         assert (base / "app-icon" / f"scriptwright-{size}.png").is_file(), size
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_garbage_collector_rests_while_qt_loads_and_is_left_as_it_was(
+    tmp_path: Path, enabled: bool
+) -> None:
+    # Qt's objects live as long as the process: a pass over them while they load frees nothing. A test run
+    # or a script that imports the window package keeps its automatic collection.
+    code = (
+        "import gc, sys\n"
+        f"{'' if enabled else 'gc.disable()'}\n"
+        "passes_while_qt_loaded = []\n"
+        "def count(phase, info):\n"
+        "    if phase == 'start' and 'shiboken6' in sys.modules:\n"
+        "        passes_while_qt_loaded.append(info['generation'])\n"
+        "gc.callbacks.append(count)\n"
+        "import app.ui\n"
+        "gc.callbacks.remove(count)\n"
+        "print(gc.isenabled(), len(passes_while_qt_loaded))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=app_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(enabled), "0"]
