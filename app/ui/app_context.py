@@ -20,15 +20,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WINDOW_SETTINGS_FILENAME = "window.ini"
-# The same names as app.store.paths, repeated so that finding the folder before the first paint does not
-# import the whole store package (~30 ms); tests/ui/test_app_shell.py checks that both agree.
+# The same names as app.store.paths, repeated so that finding the folder before the first paint imports
+# neither the store package (~30 ms) nor platformdirs (~7 ms); tests/ui/test_app_shell.py checks that both
+# find the same folder.
 _APP_NAME = "Scriptwright"
 _DATA_DIR_ENV = "SCRIPTWRIGHT_DATA_DIR"
 
 
 def resolve_data_dir(environ: Mapping[str, str] | None = None) -> Path:
     """The data folder: SCRIPTWRIGHT_DATA_DIR (from the environment or a .env in the working folder), else the
-    per-user folder. Cheap: safe to call before the window is shown."""
+    per-user folder. Cheap: safe to call before the window is shown (after the QApplication exists)."""
     source = os.environ if environ is None else environ
     override = source.get(_DATA_DIR_ENV, "").strip()
     if not override:
@@ -40,9 +41,13 @@ def resolve_data_dir(environ: Mapping[str, str] | None = None) -> Path:
     if override:
         path = Path(override).expanduser()
     else:
-        import platformdirs
+        # The folder platformdirs gives the store (`user_data_dir(_APP_NAME, appauthor=False)`), found through
+        # Qt: importing platformdirs costs ~7 ms, which the first paint would wait for. Qt's generic data
+        # folder is platformdirs' parent on Linux (XDG_DATA_HOME, else ~/.local/share), macOS and Windows.
+        from PySide6.QtCore import QStandardPaths
 
-        path = Path(platformdirs.user_data_dir(_APP_NAME, appauthor=False))
+        generic = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
+        path = Path(generic) / _APP_NAME
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -69,6 +69,9 @@ app.exec()
 
 def child_env(data_dir: Path) -> dict[str, str]:
     env = app_env(data_dir)
+    # The app finds its per-user folder as a user's start does (no SCRIPTWRIGHT_DATA_DIR), under data_dir.
+    del env["SCRIPTWRIGHT_DATA_DIR"]
+    env["XDG_DATA_HOME"] = str(data_dir)
     # Measure what users run: an installed app has its bytecode compiled (pip does it); without cached .pyc
     # every start would recompile the app's modules (~25 ms here). The warm-up run writes them.
     env.pop("PYTHONDONTWRITEBYTECODE", None)

@@ -17,9 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_app(
-    *args: str, data_dir: Path, extra_env: dict[str, str] | None = None
+    *args: str, data_dir: Path, extra_env: dict[str, str] | None = None, as_a_user: bool = False
 ) -> subprocess.CompletedProcess[str]:
+    """`as_a_user`: no SCRIPTWRIGHT_DATA_DIR; the app finds its per-user folder (under `data_dir`)."""
     env = app_env(data_dir)
+    if as_a_user:
+        del env["SCRIPTWRIGHT_DATA_DIR"]
+        env["XDG_DATA_HOME"] = str(data_dir)
     env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
@@ -75,9 +79,10 @@ def test_smoke_test_paints_and_exits_zero(tmp_path: Path) -> None:
 def test_no_provider_sdk_nor_what_the_window_can_wait_for_is_imported_before_the_first_paint(
     tmp_path: Path,
 ) -> None:
-    done = run_app("--smoke-test", "--report-modules", data_dir=tmp_path)
+    done = run_app("--smoke-test", "--report-modules", data_dir=tmp_path, as_a_user=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    for report in ("sdk modules", "deferred modules"):  # deferred: asyncio, logging handlers, metadata
+    assert (tmp_path / "Scriptwright" / "scriptwright.db").is_file()  # the per-user folder, found before
+    for report in ("sdk modules", "deferred modules"):  # deferred: asyncio, logging handlers, platformdirs
         match = re.search(rf"^{report} at the first paint: (.*)$", done.stdout, re.MULTILINE)
         assert match, done.stdout
         assert match.group(1) == "[]", report
@@ -122,6 +127,11 @@ def test_data_dir_agrees_with_the_store(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.chdir(tmp_path)
     assert app_context.resolve_data_dir() == paths.data_dir()
+    monkeypatch.delenv("XDG_DATA_HOME")  # the per-user default
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert app_context.resolve_data_dir() == paths.data_dir()
+    if sys.platform.startswith("linux"):
+        assert paths.data_dir() == tmp_path / "home/.local/share/Scriptwright"
     assert (app_context._APP_NAME, app_context._DATA_DIR_ENV) == (paths.APP_NAME, paths.DATA_DIR_ENV)
 
 
