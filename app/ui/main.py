@@ -34,10 +34,19 @@ log = logging.getLogger("app.ui")
 
 SDK_ROOTS = frozenset({"groq", "google", "ollama"})
 # Left until the window has painted: the event loop, the log file's handlers, the installed version, two
-# standard modules the core uses everywhere but the window need not load first (~4 ms each), and the store's
-# way to its per-user folder (~7 ms; the window finds the same folder through Qt).
+# standard modules the core uses everywhere but the window need not load first (~4 ms each), the store's
+# way to its per-user folder (~7 ms; the window finds the same folder through Qt), and all of the core.
 DEFERRED_MODULES = frozenset(
-    {"asyncio", "qasync", "logging.handlers", "importlib.metadata", "dataclasses", "datetime", "platformdirs"}
+    {
+        "asyncio",
+        "qasync",
+        "logging.handlers",
+        "importlib.metadata",
+        "dataclasses",
+        "datetime",
+        "platformdirs",
+        "app.core",
+    }
 )
 # A parent's perf_counter (CLOCK_MONOTONIC) stamp taken just before it started us, for benchmarks.
 LAUNCH_ENV = "SCRIPTWRIGHT_LAUNCHED_AT"

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from app.core.errors import describe_wait
-
 if TYPE_CHECKING:
     from app.store import ScriptRecord
 
@@ -57,6 +55,9 @@ class ProviderState(NamedTuple):
     reason: str | None = None  # e.g. "requests per minute"
 
     def text(self, now: float, model: str | None = None) -> str:
+        # Here, not at the top: the window paints before any of the core is imported (~1.5 ms).
+        from app.core.errors import describe_wait
+
         label = provider_label(self.provider)
         head = f"{label} · {model}" if model else label
         if self.kind == "waiting":
@@ -168,6 +169,8 @@ def actionable_error(error: Any, provider: str | None = None) -> tuple[str, Acti
         retry_after = getattr(error, "retry_after", None)
         wait = " — try again shortly"
         if retry_after:
+            from app.core.errors import describe_wait
+
             wait = f" — try again in {describe_wait(float(retry_after))}"
         return f"{label} is busy (rate limit){wait}", "retry"
     if code in ("NETWORK_ERROR", "PROVIDER_UNAVAILABLE"):
