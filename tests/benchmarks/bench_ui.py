@@ -2,7 +2,8 @@
 
     QT_QPA_PLATFORM=offscreen python -m tests.benchmarks.bench_ui [--runs 7] [--seconds 4]
 
-1. Process start to first paint: `python -m app --smoke-test` against a bare PySide6 QMainWindow script,
+1. Process start to first paint: `python -m app --smoke-test` (finding its per-user folder, under a scratch
+  XDG_DATA_HOME, as a user's start does) against a bare PySide6 QMainWindow script,
   measured the same way in the same run (the parent passes its CLOCK_MONOTONIC stamp; each child reports its
   first Paint event relative to it), alternating, median of --runs each. Target: at most 1.3x the bare window.
   The app's first paint is the window as the user sees it, every widget painted.
