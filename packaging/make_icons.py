@@ -9,9 +9,9 @@ entries). A resources/app-icon/scriptwright-<N>.png is used as is for its size; 
 the SVG with PySide6's QSvgRenderer on the offscreen platform, so no display and no other image tool is
 needed. Needs PySide6 (the build venv has it); runs the same on Linux, Windows and macOS. `--sources`
 renders the SVG afresh into resources/app-icon/scriptwright-<N>.png (the sizes the window loads), after the
-SVG has changed, and writes resources/icons/tinted: the copies of the line icons, in each theme's colours,
-that the window's stylesheet draws in its first frame (`app.ui.theme.FIRST_FRAME_ICONS`), after an icon or a
-theme colour has changed.
+SVG has changed, and writes resources/icons/tinted: PNG renders of the line icons, in each theme's colours
+and at 1x and 2x, that the window's stylesheet draws in its first frame (`app.ui.theme.FIRST_FRAME_ICONS`),
+after an icon, a theme colour or an icon's size has changed.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ import os
 import struct
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QImage
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIR = ROOT / "resources" / "app-icon"
@@ -68,29 +72,39 @@ def icns_bytes(pngs: dict[int, bytes]) -> bytes:
     return b"icns" + struct.pack(">I", 8 + len(body)) + body
 
 
-def render_pngs(sizes: set[int], *, use_hand_made: bool = True) -> dict[int, bytes]:
+def render_svg(svg: bytes, width: int | None = None, height: int | None = None) -> QImage:
+    """`svg` drawn antialiased on transparency: `width` x `height`, else `width` square, else its own size."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
+    from PySide6.QtCore import QByteArray, QSize, Qt
     from PySide6.QtGui import QGuiApplication, QImage, QPainter
     from PySide6.QtSvg import QSvgRenderer
 
     _app = QGuiApplication.instance() or QGuiApplication([sys.argv[0]])
-    renderer = QSvgRenderer(str(SOURCE_DIR / SVG_NAME))
+    renderer = QSvgRenderer(QByteArray(svg))
     if not renderer.isValid():
-        raise SystemExit(f"cannot read {SOURCE_DIR / SVG_NAME}")
+        raise SystemExit("cannot read an SVG")
+    size = renderer.defaultSize() if width is None else QSize(width, height or width)
+    image = QImage(size, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+    renderer.render(painter)
+    painter.end()
+    return image
+
+
+def render_pngs(sizes: set[int], *, use_hand_made: bool = True) -> dict[int, bytes]:
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+    svg = (SOURCE_DIR / SVG_NAME).read_bytes()
     result: dict[int, bytes] = {}
     for size in sorted(sizes):
         hand_made = SOURCE_DIR / f"{ICON_NAME}-{size}.png"
         if use_hand_made and hand_made.is_file():
             result[size] = hand_made.read_bytes()
             continue
-        image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
-        image.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(image)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        renderer.render(painter)
-        painter.end()
+        image = render_svg(svg, size)
         data = QByteArray()
         buffer = QBuffer(data)
         buffer.open(QIODevice.OpenModeFlag.WriteOnly)
@@ -108,12 +122,13 @@ def write_tinted_icons() -> None:
     icons = ROOT / "resources" / "icons"
     folder = icons / theme.TINTED_DIR
     folder.mkdir(exist_ok=True)
-    files = theme.stylesheet_icon_files(icons)
+    sources = theme.stylesheet_icon_sources(icons)
     for stale in folder.iterdir():  # a colour that changed leaves no file behind
-        if stale.name not in files:
+        if stale.name not in sources:
             stale.unlink()
-    for name, svg in files.items():
-        (folder / name).write_text(svg, encoding="utf-8")
+    for name, svg in sources.items():
+        if not render_svg(svg.encode()).save(str(folder / name), "PNG"):
+            raise SystemExit(f"cannot write {folder / name}")
         print(folder / name)
 
 

@@ -290,16 +290,21 @@ def resource_dir() -> Path | None:
     return None
 
 
-# The icons in the window's first frame are drawn by the stylesheet from ready-tinted SVG files: made in
+# The icons in the window's first frame are drawn by the stylesheet from ready-tinted PNG files: made in
 # Python, they would build QIcon's and QPixmap's types (~3 ms, `QIcon.ThemeIcon` alone has 151 members) and
-# render each SVG before the first paint. (name, ThemeColors field, drawn in a text field): the buttons' icons
-# go through Qt's SVG icon engine at any size and scale; the search field's is a background image, so it has
-# its own 16 px file, inset from the field's edge, and an @2x one that Qt picks on high-density screens.
-# `python packaging/make_icons.py --sources` writes them to resources/icons/tinted; a test keeps them equal to
-# `stylesheet_icon_files()`.
-FIRST_FRAME_ICONS = (("stop", "icon", False), ("generate", "accent_text", False), ("search", "icon", True))
-TINTED_DIR = "tinted"
+# render each SVG before the first paint; as SVG files, Qt would load its SVG library and two plugins for
+# them (~2.5 ms). (name, ThemeColors field, pixels, drawn in a text field): each is rendered at its size and
+# at twice it (`@2x`, which Qt picks on dense screens); the search field's is a background image, so its
+# file also holds the inset from the field's edge. `python packaging/make_icons.py --sources` writes them to
+# resources/icons/tinted; a test keeps them equal to renders of `stylesheet_icon_sources()`.
 FIELD_ICON_PX = 16
+FIRST_FRAME_ICONS = (
+    ("stop", "icon", 14, False),
+    ("generate", "accent_text", 16, False),
+    ("search", "icon", FIELD_ICON_PX, True),
+)
+FIRST_FRAME_SCALES = (1, 2)
+TINTED_DIR = "tinted"
 FIELD_ICON_INSET_PX = 8
 _SOURCE_SIZE = 'width="24" height="24" viewBox="0 0 24 24"'  # every icon in resources/icons is drawn so
 
@@ -307,35 +312,35 @@ _SOURCE_SIZE = 'width="24" height="24" viewBox="0 0 24 24"'  # every icon in res
 def tinted_icon_name(name: str, color: str, *, field: bool = False, scale: int = 1) -> str:
     kind = "-field" if field else ""
     density = f"@{scale}x" if scale != 1 else ""
-    return f"{name}{kind}-{color.lstrip('#').upper()}{density}.svg"
+    return f"{name}{kind}-{color.lstrip('#').upper()}{density}.png"
 
 
-def tinted_svg(source: str, color: str, *, field: bool = False, scale: int = 1) -> str:
-    """`source` (an icon of resources/icons, drawn in #000000) in `color`; as a field's background image:
-    FIELD_ICON_PX high at `scale`, with FIELD_ICON_INSET_PX of space at its left."""
+def tinted_svg(source: str, color: str, px: int | None = None, *, field: bool = False, scale: int = 1) -> str:
+    """`source` (an icon of resources/icons, drawn in #000000) in `color`; `px` high at `scale` (else its own
+    24); as a field's background image, with FIELD_ICON_INSET_PX of space at its left."""
     svg = source.replace("#000000", color)
-    if field:
-        units = 24 / FIELD_ICON_PX  # the source's units per pixel
-        width = (FIELD_ICON_INSET_PX + FIELD_ICON_PX) * scale
-        view_box = f"{-FIELD_ICON_INSET_PX * units:g} 0 {(FIELD_ICON_INSET_PX + FIELD_ICON_PX) * units:g} 24"
+    if px is not None:
+        inset = FIELD_ICON_INSET_PX if field else 0
+        units = 24 / px  # the source's units per pixel
+        view_box = f"{0 - inset * units:g} 0 {(inset + px) * units:g} 24"  # 0 - 0.0 is 0, not -0
         svg = svg.replace(
-            _SOURCE_SIZE, f'width="{width}" height="{FIELD_ICON_PX * scale}" viewBox="{view_box}"', 1
+            _SOURCE_SIZE, f'width="{(inset + px) * scale}" height="{px * scale}" viewBox="{view_box}"', 1
         )
     return svg
 
 
-def stylesheet_icon_files(icons_dir: Path) -> dict[str, str]:
-    """Every tinted file either theme's stylesheet draws, by name, with its content (from `icons_dir`)."""
-    files: dict[str, str] = {}
+def stylesheet_icon_sources(icons_dir: Path) -> dict[str, str]:
+    """Every tinted file either theme's stylesheet draws, by name, with the SVG it is rendered from."""
+    sources: dict[str, str] = {}
     for colors in (LIGHT, DARK):
-        for name, role, field in FIRST_FRAME_ICONS:
+        for name, role, px, field in FIRST_FRAME_ICONS:
             source = (icons_dir / f"{name}.svg").read_text(encoding="utf-8")
             color = getattr(colors, role)
-            for scale in (1, 2) if field else (1,):
-                files[tinted_icon_name(name, color, field=field, scale=scale)] = tinted_svg(
-                    source, color, field=field, scale=scale
+            for scale in FIRST_FRAME_SCALES:
+                sources[tinted_icon_name(name, color, field=field, scale=scale)] = tinted_svg(
+                    source, color, px, field=field, scale=scale
                 )
-    return files
+    return sources
 
 
 def _first_frame_icon_rules(c: ThemeColors) -> str:
@@ -343,16 +348,18 @@ def _first_frame_icon_rules(c: ThemeColors) -> str:
     if base is None:
         return ""
     folder = base / "icons" / TINTED_DIR
+    sizes = {name: px for name, _role, px, _field in FIRST_FRAME_ICONS}
 
     def url(name: str, color: str, *, field: bool = False) -> str:
         return f'url("{(folder / tinted_icon_name(name, color, field=field)).as_posix()}")'
 
     text_start = FIELD_ICON_INSET_PX + FIELD_ICON_PX + 12  # the inset, the icon, a 12 px gap, the text
     return f"""QPushButton#stopButton {{
-    qproperty-icon: {url("stop", c.icon)}; qproperty-iconSize: 14px 14px;
+    qproperty-icon: {url("stop", c.icon)}; qproperty-iconSize: {sizes["stop"]}px {sizes["stop"]}px;
 }}
 QPushButton#generateButton {{
-    qproperty-icon: {url("generate", c.accent_text)}; qproperty-iconSize: 16px 16px;
+    qproperty-icon: {url("generate", c.accent_text)};
+    qproperty-iconSize: {sizes["generate"]}px {sizes["generate"]}px;
 }}
 QLineEdit#historySearch {{
     background-image: {url("search", c.icon, field=True)}; background-repeat: no-repeat;
@@ -385,11 +392,10 @@ def icon(name: str, color: str | None = None, size: int = 18) -> QtGui.QIcon:
     path = base / "icons" / f"{name}.svg" if base else None
     if path is None or not path.is_file():
         return QtGui.QIcon()
-    svg = tinted_svg(path.read_text(encoding="utf-8"), color or current_colors().icon)
+    source = path.read_text(encoding="utf-8")
     result = QtGui.QIcon()
     for scale in (1, 2):
-        pixels = size * scale
-        data = svg.replace('width="24" height="24"', f'width="{pixels}" height="{pixels}"', 1).encode()
+        data = tinted_svg(source, color or current_colors().icon, size, scale=scale).encode()
         pixmap = QtGui.QPixmap()
         if pixmap.loadFromData(data, "SVG"):
             pixmap.setDevicePixelRatio(scale)

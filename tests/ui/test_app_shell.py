@@ -135,19 +135,6 @@ def test_data_dir_agrees_with_the_store(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert (app_context._APP_NAME, app_context._DATA_DIR_ENV) == (paths.APP_NAME, paths.DATA_DIR_ENV)
 
 
-def test_the_tinted_icons_are_their_sources_in_the_theme_colours() -> None:
-    from app.ui import theme
-
-    icons = ROOT / "resources" / "icons"
-    expected = theme.stylesheet_icon_files(icons)
-    folder = icons / theme.TINTED_DIR
-    # After changing an icon or a theme colour: `python packaging/make_icons.py --sources`.
-    assert {path.name for path in folder.iterdir()} == set(expected)
-    for name, svg in expected.items():
-        assert (folder / name).read_text(encoding="utf-8") == svg, name
-    assert any(name.endswith("@2x.svg") for name in expected)  # the field's image, for dense screens
-
-
 def test_every_icon_file_the_stylesheets_draw_exists() -> None:
     from app.ui import theme
 

@@ -625,7 +625,7 @@ def test_theme_follows_the_environment_override(qapp: QApplication, monkeypatch:
 def test_the_first_frames_icons_are_drawn_by_the_stylesheet_in_each_theme(
     qtbot, qapp: QApplication, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # From tinted SVG files (theme.FIRST_FRAME_ICONS), so that the window paints without QIcon's Python type.
+    # From tinted PNG files (theme.FIRST_FRAME_ICONS), so that the window paints without QIcon's Python type.
     from PySide6.QtGui import QColor
     from PySide6.QtWidgets import QLineEdit
 
