@@ -152,6 +152,14 @@ def test_resources_are_complete() -> None:
     assert (base / "app-icon" / "scriptwright.svg").is_file()
     for size in (16, 24, 32, 48, 64, 128, 256):
         assert (base / "app-icon" / f"scriptwright-{size}.png").is_file(), size
+    # theme.tinted_svg sizes an icon by rewriting this header: one drawn otherwise would keep its own size.
+    from app.ui import theme
+
+    for svg in (base / "icons").glob("*.svg"):
+        assert 'width="24" height="24" viewBox="0 0 24 24"' in svg.read_text(encoding="utf-8"), svg.name
+    assert theme.tinted_svg('<svg width="24" height="24" viewBox="0 0 24 24">', "#123456", 18, scale=2) == (
+        '<svg width="36" height="36" viewBox="0 0 24 24">'
+    )
 
 
 @pytest.mark.parametrize("enabled", [True, False])
