@@ -131,17 +131,23 @@ async def measure(url: str, requests: int, *, mode: str) -> dict[str, list[float
         original = groq.DefaultAsyncHttpxClient
         groq.DefaultAsyncHttpxClient = lambda **kw: original(transport=transport, **kw)  # type: ignore[misc]
 
+    from app.core.logs import configure_logging
     from app.core.service import ScriptOutcome, ScriptRequest, ScriptService
     from app.store import Store
 
     data_dir = Path(tempfile.mkdtemp(prefix="scriptwright-bench-"))
+    # The app as a person runs it: its log file at INFO, the limiter on (with limits this run never reaches).
+    configure_logging(data_dir, stderr_level=None)
     env = {
         "GROQ_API_KEY": KEY,
         "GROQ_BASE_URL": url,
-        "GROQ_RATE_LIMIT_ENABLED": "false",
+        "GROQ_RATE_LIMIT_REQUESTS_PER_MINUTE": "1000000",
+        "GROQ_RATE_LIMIT_TOKENS_PER_MINUTE": "1000000000",
+        "GROQ_RATE_LIMIT_REQUESTS_PER_DAY": "100000000",
         "SCRIPTWRIGHT_DATA_DIR": str(data_dir),
     }
     service = ScriptService(Store.open(data_dir / "scriptwright.db"), env)
+    assert service.settings_warnings == [], service.settings_warnings
     if mode == "parsed":
         bare = await parsed_client(url)
         service._guarded("groq").inner._client = bare  # type: ignore[attr-defined]
