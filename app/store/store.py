@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from datetime import date, tzinfo
 from pathlib import Path
 from types import TracebackType
@@ -18,7 +17,7 @@ from app.store.paths import database_path
 from app.store.records import Persona, RequestRecord, ScriptRecord, ScriptStatus
 from app.store.response_cache import CachedResponse, CacheStats
 from app.store.usage import GroupBy, UsageReport, UsageTotals
-from app.store.writer import QueuedWrite
+from app.store.writer import QueuedWrite, WriteHold
 
 T = TypeVar("T")
 
@@ -81,9 +80,9 @@ class Store:
         """
         return self._db.writes.submit(write)
 
-    def writes_held(self) -> AbstractContextManager[None]:
-        """Writes queued by `later` wait while the block runs (a reply streaming), unless a read needs them
-        or `release_held_writes()` lets them go. See `app.store.writer`."""
+    def writes_held(self) -> WriteHold:
+        """Writes queued by `later` wait until the hold ends (`end()`, or the end of a `with` block), unless a
+        read needs them or `release_held_writes()` lets them go. See `app.store.writer`."""
         return self._db.writes.held()
 
     def release_held_writes(self) -> None:

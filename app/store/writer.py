@@ -28,7 +28,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,27 @@ class QueuedWrite(Future[T], Generic[T]):
             # Only reachable from outside the writer thread: wait for the commit like any reader.
             return self.result()
         return self._applied
+
+
+class WriteHold:
+    """An open `WriteBehind.held()`: `end()` it (once; again is a no-op), or use it as a context manager."""
+
+    __slots__ = ("_ended", "_writer")
+
+    def __init__(self, writer: WriteBehind) -> None:
+        self._writer = writer
+        self._ended = False
+
+    def end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._writer._end_hold()
+
+    def __enter__(self) -> WriteHold:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.end()
 
 
 class WriteBehind:
@@ -114,19 +135,18 @@ class WriteBehind:
             self._queue_kept()
             self._progress.wait_for(lambda: self._written >= target)
 
-    @contextmanager
-    def held(self) -> Iterator[None]:
+    def held(self) -> WriteHold:
         """Keep the writes submitted meanwhile aside until the last hold ends, unless a reader needs them
-        or `release_held()` lets them go."""
+        or `release_held()` lets them go. A context manager, or ended by `end()`."""
         with self._progress:
             self._holds += 1
-        try:
-            yield
-        finally:
-            with self._progress:
-                self._holds -= 1
-                if not self._holds:
-                    self._queue_kept()
+        return WriteHold(self)
+
+    def _end_hold(self) -> None:
+        with self._progress:
+            self._holds -= 1
+            if not self._holds:
+                self._queue_kept()
 
     def release_held(self) -> None:
         """Queue what a hold kept so far (the hold goes on: later writes are kept again)."""

@@ -167,3 +167,17 @@ async def test_a_long_reply_lets_its_rows_go_after_the_hold_limit(
     # from then on still leaves it (marked as still being written).
     assert written_while_streaming[0] is False and written_while_streaming[-1] is True
     assert (await outcome.wait_saved()) > 0
+
+
+async def test_the_rows_go_to_the_writer_once_the_caller_has_its_outcome(
+    make_service: ServiceFactory, fake_groq: None
+) -> None:
+    service = make_service()
+    await (await service.generate(ScriptRequest("Warm-up", provider="groq", use_cache=False))).wait_saved()
+    writes = service.store._db.writes
+    outcome = await service.generate(ScriptRequest("Tides", provider="groq", use_cache=False))
+    # Still kept: waking the writer thread is left to the event loop's next turn, after the caller's code.
+    assert outcome.status == "complete" and writes.pending > 0 and writes._queue.empty()
+    await asyncio.sleep(0)
+    assert not writes._queue.empty() or writes.pending == 0  # handed over (and maybe already written)
+    assert (await outcome.wait_saved()) > 0
