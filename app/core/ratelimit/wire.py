@@ -7,6 +7,7 @@ sections 1.6, 1.7, 2.6 and 4 for the formats.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -15,7 +16,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.core.ratelimit.snapshot import LimitSource, QuotaViolation, RateLimitSnapshot, Window, WindowLimit
 
@@ -81,6 +82,8 @@ def parse_go_duration(text: object, *, source: str = "duration") -> float | None
         return None
     if _BARE_NUMBER.fullmatch(value):
         seconds = float(value)
+    elif value[-1] == "s" and _BARE_NUMBER.fullmatch(value, 0, len(value) - 1):  # `7.66s`: seconds alone
+        seconds = float(value[:-1])
     elif _DURATION.fullmatch(value):
         seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART.findall(value))
     else:
@@ -95,7 +98,9 @@ def parse_go_duration(text: object, *, source: str = "duration") -> float | None
 def _parse_count(value: object, source: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool):
+    if type(value) is str and value.isdigit() and value.isascii() and len(value) <= 13:
+        number = int(value)  # the common case, without a regular expression
+    elif isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif isinstance(value, str) and _COUNT.fullmatch(value.strip()):
         number = int(value.strip())
@@ -112,9 +117,13 @@ class LoweredHeaders(dict[str, str]):
     """Headers already read into text with lower-case names: reading them again is free."""
 
 
+class KeptHeaders(LoweredHeaders):
+    """What `kept_headers` returns: keeping them again is free."""
+
+
 def _lower_headers(headers: object) -> dict[str, str]:
     """The headers as a plain dict with lower-case names; junk entries dropped."""
-    if type(headers) is LoweredHeaders:
+    if isinstance(headers, LoweredHeaders):
         return headers
     if headers is None:
         return {}
@@ -140,17 +149,51 @@ def _lower_headers(headers: object) -> dict[str, str]:
     return result
 
 
+_KEPT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-", "retry-after")
 _REQUEST_IDS = ("x-request-id", "request-id")
+_KEPT_PREFIXES_RAW = tuple(prefix.encode() for prefix in _KEPT_PREFIXES)
+_REQUEST_IDS_RAW = tuple(name.encode() for name in _REQUEST_IDS)
+_MAX_KEPT = 32
 
 
-def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+def kept_headers(headers: Mapping[str, str]) -> KeptHeaders:
     """The headers worth keeping with a snapshot: rate limits, retry-after and the request id, never auth."""
-    kept = LoweredHeaders()
+    if type(headers) is KeptHeaders:
+        return headers
+    raw = _raw_pairs(headers)
+    if raw is not None:
+        return _kept_raw(raw)
+    kept = KeptHeaders()
     for name, value in _lower_headers(headers).items():
-        if name.startswith(("x-ratelimit-", "anthropic-ratelimit-", "retry-after")) or name in _REQUEST_IDS:
+        if name.startswith(_KEPT_PREFIXES) or name in _REQUEST_IDS:
             kept[name] = value[:200]
-        if len(kept) >= 32:
-            break
+            if len(kept) >= _MAX_KEPT:
+                break
+    return kept
+
+
+def _raw_pairs(headers: object) -> list[Any] | None:
+    """httpx's headers as the bytes they arrived in (`Headers.raw`): read without decoding every one."""
+    try:
+        raw = getattr(headers, "raw", None)
+    except Exception:
+        return None
+    return raw if type(raw) is list else None
+
+
+def _kept_raw(raw: list[Any]) -> KeptHeaders:
+    kept = KeptHeaders()
+    for pair in itertools.islice(raw, _MAX_HEADERS):
+        if type(pair) is not tuple or len(pair) != 2:
+            continue
+        name, value = pair
+        if type(name) is not bytes or type(value) is not bytes:
+            continue
+        name = name.lower()
+        if name.startswith(_KEPT_PREFIXES_RAW) or name in _REQUEST_IDS_RAW:
+            kept[name.decode("latin-1")] = value[:200].decode("latin-1")
+            if len(kept) >= _MAX_KEPT:
+                break
     return kept
 
 
@@ -237,9 +280,10 @@ def parse_x_ratelimit_headers(
         lowered = _lower_headers(headers)
         windows: list[WindowLimit] = []
         for suffix, window in windows_by_suffix:
-            raw_reset = lowered.get(f"x-ratelimit-reset-{suffix}")
-            reset = parse_go_duration(raw_reset, source=f"x-ratelimit-reset-{suffix}") if raw_reset else None
-            limit_window = _window_limit(lowered, "x-ratelimit-{}-" + suffix, window, now, reset)
+            names = _x_ratelimit_names(suffix)
+            raw_reset = lowered.get(names.reset)
+            reset = parse_go_duration(raw_reset, source=names.reset) if raw_reset else None
+            limit_window = _window_limit(lowered, names, window, now, reset)
             if limit_window is not None:
                 windows.append(limit_window)
         return _snapshot(provider, model, lowered, windows, now)
@@ -248,11 +292,29 @@ def parse_x_ratelimit_headers(
         return None
 
 
+class _WindowHeaderNames(NamedTuple):
+    limit: str
+    remaining: str
+    reset: str
+
+
+@functools.cache
+def _x_ratelimit_names(suffix: str) -> _WindowHeaderNames:
+    return _WindowHeaderNames(*(f"x-ratelimit-{part}-{suffix}" for part in ("limit", "remaining", "reset")))
+
+
+@functools.cache
+def _anthropic_names(family: str) -> _WindowHeaderNames:
+    return _WindowHeaderNames(
+        *(f"anthropic-ratelimit-{family}-{part}" for part in ("limit", "remaining", "reset"))
+    )
+
+
 def _window_limit(
-    lowered: Mapping[str, str], pattern: str, window: Window, now: float, reset: float | None
+    lowered: Mapping[str, str], names: _WindowHeaderNames, window: Window, now: float, reset: float | None
 ) -> WindowLimit | None:
-    """One window from `pattern.format("limit")` and `pattern.format("remaining")`, reset in seconds."""
-    limit_name, remaining_name = pattern.format("limit"), pattern.format("remaining")
+    """One window from its limit and remaining headers, reset in seconds."""
+    limit_name, remaining_name = names.limit, names.remaining
     limit = _parse_count(lowered.get(limit_name), limit_name)
     remaining = _parse_count(lowered.get(remaining_name), remaining_name)
     if limit is not None and remaining is not None and remaining > limit:
@@ -282,7 +344,7 @@ def _snapshot(
         windows=tuple(windows),
         retry_after=retry_after,
         observed_at=now,
-        raw_headers=kept_headers(lowered),
+        raw_headers=kept_headers(lowered),  # the adapter's kept headers come back as they are
     )
 
 
@@ -327,10 +389,10 @@ def parse_anthropic_headers(
         if token_family is not None:
             families.append((token_family, Window.TOKENS_PER_MINUTE))
         for family, window in families:
-            name = f"anthropic-ratelimit-{family}-reset"
-            raw_reset = lowered.get(name)
-            reset = parse_rfc3339(raw_reset, now, source=name) if raw_reset else None
-            limit_window = _window_limit(lowered, "anthropic-ratelimit-" + family + "-{}", window, now, reset)
+            names = _anthropic_names(family)
+            raw_reset = lowered.get(names.reset)
+            reset = parse_rfc3339(raw_reset, now, source=names.reset) if raw_reset else None
+            limit_window = _window_limit(lowered, names, window, now, reset)
             if limit_window is not None:
                 windows.append(limit_window)
         return _snapshot(provider, model, lowered, windows, now)

@@ -185,6 +185,58 @@ def test_kept_headers_only_keeps_limits_retry_and_request_id() -> None:
     assert kept == {"retry-after-ms": "5", "x-request-id": "r"}
 
 
+def test_kept_headers_read_from_httpx_bytes_agree_with_the_mapping_they_came_from() -> None:
+    import httpx
+
+    received = httpx.Headers(
+        [
+            (b"Date", b"Sun, 22 Nov 2026 09:19:47 GMT"),
+            (b"X-Request-Id", b"req_01"),
+            (b"X-RateLimit-Limit-Requests", b"14400"),
+            (b"x-ratelimit-remaining-tokens", b"5830"),
+            (b"x-ratelimit-reset-tokens", b"7.66s"),
+            (b"Retry-After", b"2"),
+            (b"Authorization", b"Bearer secret"),
+            (b"x-ratelimit-note", "é".encode("latin-1") * 300),  # not ASCII, longer than what is kept
+        ]
+    )
+    from_bytes = kept_headers(received)  # httpx.Headers: read from `.raw`, decoded only when kept
+    assert from_bytes == kept_headers(dict(received.items()))  # what httpx itself decodes
+    assert "authorization" not in from_bytes and from_bytes["x-ratelimit-limit-requests"] == "14400"
+    assert kept_headers(from_bytes) is from_bytes  # kept once, kept for good
+    snapshot = parse_groq_headers("m", from_bytes, NOW)
+    assert snapshot is not None and snapshot.raw_headers is from_bytes
+
+
+class RawJunk:
+    """Something with httpx's `raw` attribute, filled with junk (or raising when read)."""
+
+    def __init__(self, raw: object) -> None:
+        self._raw = raw
+
+    @property
+    def raw(self) -> object:
+        if isinstance(self._raw, Exception):
+            raise self._raw
+        return self._raw
+
+    def items(self) -> list[tuple[str, str]]:
+        return [("X-Request-Id", "from-items")]
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        ([(b"X-Request-Id", b"r1"), (b"x-ratelimit-limit-tokens",), ("retry-after", b"1"), None, (1, 2)], {"x-request-id": "r1"}),
+        ([(b"x-ratelimit-limit-tokens", b"6000")] * 3 + [(b"Retry-After", b"\xff")], {"x-ratelimit-limit-tokens": "6000", "retry-after": "\xff"}),
+        ("not a list", {"x-request-id": "from-items"}),
+        (RuntimeError("hostile"), {"x-request-id": "from-items"}),
+    ],
+)  # fmt: skip
+def test_kept_headers_survive_junk_raw_headers(raw: object, kept: dict[str, str]) -> None:
+    assert kept_headers(RawJunk(raw)) == kept  # type: ignore[arg-type]
+
+
 # --- Groq error bodies (1.7, verbatim) -----------------------------------------------------------------
 
 GROQ_429_TPM = {"error":{"message":"Rate limit reached for model `llama-3.3-70b-versatile` in organization `org_…` service tier `on_demand` on tokens per minute (TPM): Limit 12000, Used 2542, Requested 9855. Please try again in 1.984999999s. Need more tokens? Upgrade to Dev Tier today at https://console.groq.com/settings/billing","type":"tokens","code":"rate_limit_exceeded"}}  # fmt: skip
