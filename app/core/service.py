@@ -41,10 +41,10 @@ from app.core.catalogue import (
     register_instances,
 )
 from app.core.config import ProviderSettings, resolve_provider_settings
-from app.core.errors import ErrorCode, LLMProviderError
+from app.core.errors import LLMProviderError
 from app.core.guards import CallReport, FallbackChain, FallbackProposal, GuardedProvider, ProviderGuards
 from app.core.guards.fallback import ConsentDecision
-from app.core.guards.guarded import AttemptRecord
+from app.core.guards.guarded import AttemptRecord, OpenedStream
 from app.core.prompts import build_script_messages, clamp_words, words_for_minutes
 from app.core.providers import create_provider
 from app.core.ratelimit.clock import Clock, SystemClock
@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from app.core.keys import KeyStore
     from app.core.providers.base import LLMProvider
     from app.store import Store
-    from app.store.writer import QueuedWrite
+    from app.store.writer import QueuedWrite, WriteHold
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +77,12 @@ HELD_WRITES_MAX_S = 1.0
 
 @dataclass(slots=True)
 class _ScriptRows:
-    """The rows one generate() leaves: its script row (queued, its id comes later) and its calls' costs."""
+    """The rows one generate() leaves: its script row (queued, its id comes later) and its calls' costs,
+    kept from the writer by `hold` until the caller has its outcome."""
 
     created: QueuedWrite[int]
     costs: list[float | None]  # None: a call whose price is unknown
+    hold: WriteHold
 
     def cost(self) -> float | None:
         return None if None in self.costs else sum(c for c in self.costs if c is not None)
@@ -118,10 +120,14 @@ class ScriptOutcome:
     fallback_from: str | None = None
     cached: bool = False  # served from the response cache: nothing was sent
     cost_usd: float | None = None  # what the script's calls cost; None when a price is unknown
+    # Hands the rows to the writer now: the service does on the event loop's next turn, which a caller
+    # blocking that loop in `script_id` would never reach.
+    hand_over: Callable[[], None] = field(default=lambda: None, compare=False, repr=False)
 
     @property
     def script_id(self) -> int:
         """The script's id in the history. Blocks until it is saved: async code awaits `wait_saved()`."""
+        self.hand_over()
         return self.saved.result()
 
     async def wait_saved(self) -> int:
@@ -328,22 +334,34 @@ class ScriptService:
                     )
                 ),
                 [],
+                hold,
             )
             token = _current_script.set(rows)
             report = CallReport()
             parts: list[str] = []
-            if hit is not None:
-                log.info("[ScriptService] %s/%s answered from the response cache", hit.provider, hit.model)
-                source = replay(hit, clock=self.clock, report=report, on_attempt=self._record_attempt)
-            else:
-                source = writer.stream(messages, system_prompt=system_prompt, report=report)
             try:
-                async with aclosing(source) as stream:
+                if hit is not None:
+                    log.info(
+                        "[ScriptService] %s/%s answered from the response cache", hit.provider, hit.model
+                    )
+                    opened = await OpenedStream.of(
+                        replay(hit, clock=self.clock, report=report, on_attempt=self._record_attempt)
+                    )
+                else:
+                    opened = await writer.open_stream(messages, system_prompt=system_prompt, report=report)
+                # The provider's own stream, read here: the guards hear how it ends from the stream itself.
+                async with aclosing(opened.rest) as rest:
+                    first = opened.first
+                    if not isinstance(first, str):  # a reply without text
+                        return self._finish(rows, first, report, name, system_prompt, messages)
+                    parts.append(first)
+                    if on_delta is not None:
+                        on_delta(first)
                     # Once per token: local names are faster.
                     clock, add_part = time.perf_counter, parts.append
                     interval = yield_every_s if yield_every_s is not None else math.inf
                     yield_after = clock() + interval
-                    async for item in stream:
+                    async for item in rest:
                         if isinstance(item, str):
                             add_part(item)
                             if on_delta is not None:
@@ -368,12 +386,7 @@ class ScriptService:
                     self._remember_always(writer)
                 for attempt in {(a.provider, a.model) for a in report.attempts}:
                     self._save_reported(*attempt)
-            unfinished = LLMProviderError(
-                ErrorCode.INVALID_RESPONSE,
-                f"{writer.label} ended the reply without finishing it.",
-                provider=name,
-            )
-            return self._end(rows, "failed", parts, report, name, writer, unfinished)
+            return self._end(rows, "failed", parts, report, name, writer, opened.ended_early())
         finally:
             # The rows go to the writer once the caller has its outcome: waking that thread costs the waker
             # ~60 us on a virtual machine, which the reply need not wait for.
@@ -415,6 +428,7 @@ class ScriptService:
             fallback_from=chosen if result.provider != chosen else None,
             cached=result.cached,
             cost_usd=rows.cost(),
+            hand_over=partial(self._hand_over, rows.hold),
         )
 
     def _cache_result(
@@ -466,7 +480,13 @@ class ScriptService:
             waited_ms=report.waited_ms,
             fallback_from=chosen if provider != chosen else None,
             cost_usd=rows.cost(),
+            hand_over=partial(self._hand_over, rows.hold),
         )
+
+    def _hand_over(self, hold: WriteHold) -> None:
+        """This generation's rows to the writer now, with whatever another one's hold keeps."""
+        hold.end()
+        self.store.release_held_writes()
 
     def _save_script(self, rows: _ScriptRows, **outcome: Any) -> Future[int]:
         """Queue the script's outcome (partial text included) behind its other rows. The future resolves to

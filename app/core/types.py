@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -49,10 +49,19 @@ class GenerateResult:
 
 @dataclass(slots=True)
 class StreamProgress:
-    """What a stream has delivered so far, so a cancelled or broken stream still accounts for its usage."""
+    """What a stream has delivered so far, so a cancelled or broken stream still accounts for its usage; and,
+    once a guard has handed the stream on past its first text, how to tell the guard the stream ended."""
 
-    text_chunks: int = 0  # non-empty text deltas received (one token each on the providers' streams)
+    texts: list[str] = field(default_factory=list)  # the non-empty text deltas (one token each, mostly)
     reported: TokenUsage | None = None  # the latest usage the provider itself reported mid-stream
+    # Called by the stream itself: with its result, or with the error it is about to raise (which the
+    # callback may replace with another to raise instead).
+    on_result: Callable[[GenerateResult], None] | None = None
+    on_failure: Callable[[BaseException], BaseException] | None = None
+
+    @property
+    def text_chunks(self) -> int:
+        return len(self.texts)
 
 
 # What `LLMProvider.stream()` yields: text deltas, then exactly one GenerateResult last.

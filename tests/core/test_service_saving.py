@@ -181,3 +181,26 @@ async def test_the_rows_go_to_the_writer_once_the_caller_has_its_outcome(
     await asyncio.sleep(0)
     assert not writes._queue.empty() or writes.pending == 0  # handed over (and maybe already written)
     assert (await outcome.wait_saved()) > 0
+
+
+async def test_a_blocking_script_id_on_the_event_loop_hands_the_rows_over_itself(
+    make_service: ServiceFactory, fake_groq: None
+) -> None:
+    service = make_service()
+    another_reply = service.store.writes_held()  # another generation, still streaming, holds the writes
+    outcome = await service.generate(ScriptRequest("Tides", provider="groq", use_cache=False))
+    stuck: list[bool] = []
+
+    def unblock() -> None:  # had script_id waited for the loop's next turn, it would wait for ever
+        stuck.append(True)
+        another_reply.end()
+        service.store.release_held_writes()
+
+    watchdog = threading.Timer(10, unblock)
+    watchdog.start()
+    try:
+        script_id = outcome.script_id  # blocks the event loop until the rows are saved
+    finally:
+        watchdog.cancel()
+        another_reply.end()
+    assert not stuck and script_id > 0

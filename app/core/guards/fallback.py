@@ -12,10 +12,11 @@ import inspect
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 from app.core.errors import ErrorCode, LLMProviderError
-from app.core.guards.guarded import CallReport, FallbackStep, GuardedProvider
+from app.core.guards.guarded import CallReport, FallbackStep, GuardedProvider, OpenedStream, stream_opened
 from app.core.types import ChatMessage, GenerateOptions, GenerateResult, HealthReport, ModelInfo, StreamItem
 
 logger = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ class FallbackChain:
                 failed = (provider, error)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def stream(
+    def stream(
         self,
         messages: Sequence[ChatMessage],
         *,
@@ -122,6 +123,20 @@ class FallbackChain:
         options: GenerateOptions | None = None,
         report: CallReport | None = None,
     ) -> AsyncGenerator[StreamItem, None]:
+        return stream_opened(
+            partial(self.open_stream, messages, system_prompt=system_prompt, options=options, report=report)
+        )
+
+    async def open_stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        system_prompt: str | None = None,
+        options: GenerateOptions | None = None,
+        report: CallReport | None = None,
+    ) -> OpenedStream:
+        """The first provider whose reply gets as far as its first text: once text has reached the caller,
+        the reply is that provider's, whatever happens next."""
         report = self._begin(report)
         failed: tuple[GuardedProvider, LLMProviderError] | None = None
         for index, provider in enumerate(self.providers):
@@ -131,20 +146,15 @@ class FallbackChain:
                     raise failed[1]
                 if step == "skip":
                     continue
-            text_seen = False
-            stream = provider.stream(messages, system_prompt=system_prompt, options=options, report=report)
             try:
-                async for item in stream:
-                    if isinstance(item, str):
-                        text_seen = True
-                    yield item
-                return
+                return await provider.open_stream(
+                    messages, system_prompt=system_prompt, options=options, report=report
+                )
             except LLMProviderError as error:
-                if text_seen or not should_fall_back(error) or index == len(self.providers) - 1:
+                if not should_fall_back(error) or index == len(self.providers) - 1:
                     raise
                 failed = (provider, error)
-            finally:
-                await stream.aclose()  # at once, also when our caller stops early
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def list_models(self) -> list[ModelInfo]:
         return await self.providers[0].list_models()

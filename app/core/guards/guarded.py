@@ -14,8 +14,10 @@ import inspect
 import logging
 import math
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field, fields
 from datetime import UTC, tzinfo
+from functools import partial
 from typing import Any, Literal, Protocol
 
 from app.core.config import ProviderSettings
@@ -172,7 +174,6 @@ class _Call:
         "prompt_estimate",
         "report",
         "retry_waited",
-        "text_seen",
     )
 
     def __init__(self, report: CallReport, estimate: int, prompt_estimate: int = 0) -> None:
@@ -182,7 +183,6 @@ class _Call:
         self.attempt = 0
         self.retry_waited = 0.0
         self.last_error: BaseException | None = None
-        self.text_seen = False
 
 
 @dataclass(slots=True)
@@ -195,11 +195,40 @@ class _Sent:
     progress: StreamProgress | None = None
 
 
+def _ended_early() -> LLMProviderError:
+    return LLMProviderError(ErrorCode.INVALID_RESPONSE, "The reply ended before it was complete. Try again.")
+
+
 @dataclass(slots=True)
-class _OpenStream:
-    sent: _Sent
-    stream: AsyncIterator[StreamItem]
-    head: list[StreamItem]
+class OpenedStream:
+    """A reply past its first item: `first` (its first text, or the result of a reply without text) and
+    `rest`, the provider's stream, which accounts for the attempt however it ends (read to its result,
+    broken, or closed early). Whoever holds it reads `rest` to the end or closes it; should `rest` end
+    without its result (a broken stream), `ended_early()` accounts for that and gives the error to raise."""
+
+    first: StreamItem
+    rest: AsyncGenerator[StreamItem, None]
+    ended_early: Callable[[], LLMProviderError] = _ended_early
+
+    @classmethod
+    async def of(cls, stream: AsyncGenerator[StreamItem, None]) -> OpenedStream:
+        """A stream that accounts for itself (a cached reply's replay), past its first item."""
+        first = await anext(stream, None)
+        if first is None:
+            raise _ended_early()
+        return cls(first, stream)
+
+
+async def stream_opened(opening: Callable[[], Awaitable[OpenedStream]]) -> AsyncGenerator[StreamItem, None]:
+    """`stream()` for whatever has `open_stream()`: opened on the first read, then every item."""
+    opened = await opening()
+    last = opened.first
+    async with aclosing(opened.rest) as rest:
+        yield last
+        async for last in rest:
+            yield last
+    if not isinstance(last, GenerateResult):
+        raise opened.ended_early()
 
 
 class GuardedProvider:
@@ -284,11 +313,11 @@ class GuardedProvider:
             try:
                 result = await self.inner.chat(messages, system_prompt=system_prompt, options=options)
             except BaseException as exc:
-                error = await self._attempt_failed(call, sent, exc, streamed=False)
+                error = self._attempt_failed(call, sent, exc, streamed=False)
                 if error is exc:
                     raise
                 raise error from exc
-            await self._attempt_ok(call, sent, result, streamed=False)
+            self._attempt_ok(call, sent, result, streamed=False)
             return result
 
         try:
@@ -299,7 +328,7 @@ class GuardedProvider:
         self._end(call, None, result)
         return result
 
-    async def stream(
+    def stream(
         self,
         messages: Sequence[ChatMessage],
         *,
@@ -308,68 +337,72 @@ class GuardedProvider:
         report: CallReport | None = None,
     ) -> AsyncGenerator[StreamItem, None]:
         """Text deltas, then one GenerateResult. Retried only while no text has reached the caller."""
+        return stream_opened(
+            partial(self.open_stream, messages, system_prompt=system_prompt, options=options, report=report)
+        )
+
+    async def open_stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        system_prompt: str | None = None,
+        options: GenerateOptions | None = None,
+        report: CallReport | None = None,
+    ) -> OpenedStream:
+        """Send (admitted, and retried while no text has come) and return the reply's first item with the
+        rest of the provider's stream, which the caller reads itself: the guards hear how it ends from the
+        stream, instead of passing on every token."""
         call = self._begin(report, messages, system_prompt, options, streamed=True)
 
-        async def attempt() -> _OpenStream:
+        async def attempt() -> OpenedStream:
             sent = await self._admit(call)
-            sent.progress = StreamProgress()
+            progress = sent.progress = StreamProgress()
             inner = self.inner.stream(
-                messages, system_prompt=system_prompt, options=options, progress=sent.progress
+                messages, system_prompt=system_prompt, options=options, progress=progress
             )
-            head: list[StreamItem] = []
             try:
-                async for item in inner:  # up to the first text (or the result): until then a retry is safe
-                    head.append(item)
-                    if isinstance(item, GenerateResult) or item:
-                        break
+                # The first text (or the result of a reply without any): until then a retry is safe.
+                first = await anext(inner, None)
+                if first is None:  # LLMProvider.stream always ends with a result; this is a broken reply
+                    raise self._reply_ended_early()
             except BaseException as exc:
                 await _close(inner)
-                error = await self._attempt_failed(call, sent, exc, streamed=True)
+                error = self._attempt_failed(call, sent, exc, streamed=True)
                 if error is exc:
                     raise
                 raise error from exc
-            return _OpenStream(sent, inner, head)
+            if isinstance(first, str):
+                progress.on_result = partial(self._stream_ended, call, sent)
+                progress.on_failure = partial(self._stream_failed, call, sent)
+            else:
+                self._stream_ended(call, sent, first)
+            return OpenedStream(first, inner, partial(self._stream_ended_early, call, sent))
 
         try:
-            opened: _OpenStream = await self._with_retries(call, attempt)
+            opened: OpenedStream = await self._with_retries(call, attempt)
         except BaseException as exc:
             self._end(call, exc)
             raise
-        done = False
-        try:
-            for item in opened.head:
-                if isinstance(item, GenerateResult):
-                    done = await self._stream_ended(call, opened.sent, item)
-                else:
-                    call.text_seen = True
-                yield item
-            async for item in opened.stream:  # once per token: text passes straight through
-                if not isinstance(item, str):
-                    done = await self._stream_ended(call, opened.sent, item)
-                yield item
-        except BaseException as exc:
-            await _close(opened.stream)
-            if done:  # the consumer stopped after the result: nothing left to account for
-                raise
-            error = await self._attempt_failed(call, opened.sent, exc, streamed=True)
-            self._end(call, error)
-            if error is exc:
-                raise
-            raise error from exc
-        if not done:  # LLMProvider.stream always ends with a result; anything else is a broken reply
-            ended = LLMProviderError(
-                ErrorCode.INVALID_RESPONSE,
-                f"{self.label}'s reply ended early. Try again.",
-                provider=self.name,
-            )
-            await self._attempt_failed(call, opened.sent, ended, streamed=True)
-            self._end(call, ended)
-            raise ended
+        return opened
 
-    async def _stream_ended(self, call: _Call, sent: _Sent, result: GenerateResult) -> bool:
-        await self._attempt_ok(call, sent, result, streamed=True)
+    def _stream_ended(self, call: _Call, sent: _Sent, result: GenerateResult) -> None:
+        self._attempt_ok(call, sent, result, streamed=True)
         self._end(call, None, result)
-        return True
+
+    def _stream_failed(self, call: _Call, sent: _Sent, exc: BaseException) -> BaseException:
+        error = self._attempt_failed(call, sent, exc, streamed=True)
+        self._end(call, error)
+        return error
+
+    def _stream_ended_early(self, call: _Call, sent: _Sent) -> LLMProviderError:
+        error = self._reply_ended_early()
+        self._stream_failed(call, sent, error)
+        return error
+
+    def _reply_ended_early(self) -> LLMProviderError:
+        return LLMProviderError(
+            ErrorCode.INVALID_RESPONSE, f"{self.label}'s reply ended early. Try again.", provider=self.name
+        )
 
     async def list_models(self) -> list[ModelInfo]:
         return await self.inner.list_models()
@@ -434,7 +467,6 @@ class GuardedProvider:
         retrying = self.policy.retrying(
             sleep=lambda seconds: self._pause(call, seconds),
             on_give_up=lambda give_up: self._give_up(call, give_up),
-            can_retry=lambda _error: not call.text_seen,
         )
         return await retrying(replayed_then_again)
 
@@ -472,12 +504,12 @@ class GuardedProvider:
         call.attempt += 1
         return _Sent(reservation, call.attempt, probe)
 
-    async def _attempt_ok(self, call: _Call, sent: _Sent, result: GenerateResult, *, streamed: bool) -> None:
+    def _attempt_ok(self, call: _Call, sent: _Sent, result: GenerateResult, *, streamed: bool) -> None:
         usage = result.usage
         sent.reservation.commit(usage.total_tokens if usage.total_tokens > 0 else None)
         self.breaker.record_success()
         self._observe(result.rate_limits)
-        await self._record(
+        self._record(
             call,
             AttemptRecord(
                 provider=self.name,
@@ -495,7 +527,7 @@ class GuardedProvider:
             ),
         )
 
-    async def _attempt_failed(
+    def _attempt_failed(
         self, call: _Call, sent: _Sent, exc: BaseException, *, streamed: bool
     ) -> BaseException:
         """Account for an attempt that reached the provider and failed; return the error to raise."""
@@ -520,7 +552,7 @@ class GuardedProvider:
         if not cancelled and self.state is not None:
             self.state.record_error(self.name, self.model, error)
         prompt, completion, estimated = self._partial_usage(call, sent, cancelled)
-        await self._record(
+        self._record(
             call,
             AttemptRecord(
                 provider=self.name,
@@ -642,7 +674,7 @@ class GuardedProvider:
             raise quota from error
         raise error
 
-    async def _record(self, call: _Call, record: AttemptRecord) -> None:
+    def _record(self, call: _Call, record: AttemptRecord) -> None:
         call.report.attempts.append(record)
         if self.on_attempt is None:
             return

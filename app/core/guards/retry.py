@@ -80,7 +80,6 @@ class RetryPolicy:
         *,
         sleep: Callable[[float], Awaitable[None]],
         on_give_up: Callable[[GiveUp], Any],
-        can_retry: Callable[[BaseException], bool] | None = None,
     ) -> AsyncRetrying:
         """A tenacity AsyncRetrying for one call. `on_give_up` must raise the error the call ends with."""
         config = self.config
@@ -91,9 +90,7 @@ class RetryPolicy:
 
         def retry(state: RetryCallState) -> bool:
             error = failure(state)
-            if error is None or not self.is_retryable(error):
-                return False
-            return can_retry(error) if can_retry is not None else True
+            return error is not None and self.is_retryable(error)
 
         def wait(state: RetryCallState) -> float:
             error = failure(state)

@@ -109,38 +109,48 @@ class LLMProvider(ABC):
         """Yield text deltas as they arrive, then one GenerateResult.
 
         Cancelling (or leaving the loop early) closes the upstream stream. `progress`, when given, is kept up
-        to date with what arrived, so a caller can account for the usage of a stream that never finished.
+        to date with what arrived, so a caller can account for the usage of a stream that never finished, and
+        its callbacks hear how the stream ended (see `StreamProgress`).
         """
         request = self._request(messages, system_prompt, options)
         started = time.perf_counter()
         first_token_at: float | None = None
-        texts: list[str] = []
+        if progress is None:
+            progress = StreamProgress()
+        texts = progress.texts
+        add_text = texts.append
         details: list[ProviderChunk] = []  # the chunks that say more than text (usage, finish, headers)
         adapter_stream = self._stream(request)
         try:
-            async for chunk in adapter_stream:
+            async for chunk in adapter_stream:  # once per token: the plain text chunk first
                 if isinstance(chunk, str):
                     text = chunk
                 else:
                     text = chunk.text
                     details.append(chunk)
-                    if progress is not None and chunk.usage is not None:
+                    if chunk.usage is not None:
                         progress.reported = chunk.usage
                 if text:
-                    texts.append(text)
-                    if progress is not None:
-                        progress.text_chunks += 1
+                    add_text(text)
                     if first_token_at is None:
                         first_token_at = time.perf_counter()
                     yield text
-        except LLMProviderError:
-            raise
-        except Exception as exc:
-            raise self._map_error(exc) from exc
-        finally:
+            await close_stream(adapter_stream)
+            result = self._result(request, "".join(texts), details, started, first_token_at)
+        except BaseException as exc:
             # An early exit (break, cancel) closes the adapter's stream, and so its connection, at once.
             await close_stream(adapter_stream)
-        yield self._result(request, "".join(texts), details, started, first_token_at)
+            error = exc
+            if isinstance(exc, Exception) and not isinstance(exc, LLMProviderError):
+                error = self._map_error(exc)  # an SDK or transport failure: translated, kept chained
+            if progress.on_failure is not None:
+                error = progress.on_failure(error)
+            if error is exc:
+                raise
+            raise error from exc
+        if progress.on_result is not None:
+            progress.on_result(result)
+        yield result
 
     async def list_models(self) -> list[ModelInfo]:
         self._check_key()
