@@ -384,8 +384,8 @@ class ScriptService:
                 _current_script.reset(token)
                 if isinstance(writer, FallbackChain):
                     self._remember_always(writer)
-                for attempt in {(a.provider, a.model) for a in report.attempts}:
-                    self._save_reported(*attempt)
+                # After the state has taken in what the reply reported (also on the loop's next turn).
+                loop.call_soon(self._save_all_reported, report)
             return self._end(rows, "failed", parts, report, name, writer, opened.ended_early())
         finally:
             # The rows go to the writer once the caller has its outcome: waking that thread costs the waker
@@ -528,6 +528,10 @@ class ScriptService:
             )
         written.add_done_callback(_log_failure("could not write a call to the ledger"))
         self.counters.record(record)
+
+    def _save_all_reported(self, report: CallReport) -> None:
+        for attempt in {(a.provider, a.model) for a in report.attempts}:
+            self._save_reported(*attempt)
 
     def _save_reported(self, provider: str, model: str, *, force: bool = False) -> None:
         """Keep what the provider last reported, at most every 30 s (and at close): it is for display."""

@@ -615,9 +615,10 @@ class GuardedProvider:
     def _observe(self, snapshot: Any) -> None:
         if snapshot is None:
             return
+        self.limiter.observe(snapshot)  # now: a window used up holds the very next call
         if self.state is not None:
-            self.state.observe_snapshot(snapshot)
-        self.limiter.observe(snapshot)
+            # For the panel and the log: on the event loop's next turn, once the caller has its reply.
+            asyncio.get_running_loop().call_soon(self.state.observe_snapshot, snapshot)
 
     async def _pause(self, call: _Call, seconds: float) -> None:
         """The pause before a retry: visible in the state, cancellable from the panel."""

@@ -70,6 +70,7 @@ class LLMProvider(ABC):
     def __init__(self, settings: ProviderSettings, *, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
+        self._key_checked: ProviderSettings | None = None  # the settings whose key passed _check_key
 
     @property
     def model(self) -> str:
@@ -293,13 +294,17 @@ class LLMProvider(ABC):
         return ProviderRequest(tuple(messages), system_prompt, options or GenerateOptions(), self.model)
 
     def _check_key(self) -> None:
-        entry = self.settings.entry
-        if entry.needs_key and is_placeholder_key(self.settings.api_key):
+        settings = self.settings
+        if settings is self._key_checked:  # checked twice a request, for settings that rarely change
+            return
+        entry = settings.entry
+        if entry.needs_key and is_placeholder_key(settings.api_key):
             raise self.error(
                 ErrorCode.AUTHENTICATION_FAILED,
                 f"No {entry.label} API key is set. Add it in Settings → AI Configuration or set "
                 f"{entry.key_envs[0]}" + (f" (get one at {entry.key_url})." if entry.key_url else "."),
             )
+        self._key_checked = settings
 
     def error(self, code: ErrorCode, message: str, **kwargs: Any) -> LLMProviderError:
         return LLMProviderError(code, message, provider=self.name, **kwargs)

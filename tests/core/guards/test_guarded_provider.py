@@ -231,6 +231,7 @@ async def test_health_list_models_and_close_pass_through() -> None:
 
     inner._probe = probe_with_snapshot  # type: ignore[method-assign]
     await provider.health()
+    await asyncio.sleep(0)  # the panel's state takes in what was reported on the loop's next turn
     assert guards.state.view("groq", inner.model).reported_window(Window.REQUESTS_PER_DAY).remaining == 5  # type: ignore[union-attr]
     await provider.aclose()
     assert inner.closed
