@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.logs import HANDOVER_DELAY_S, configure_logging
+from app.core.logs import HANDOVER_DELAY_S, configure_logging, log_soon
 
 
 @pytest.fixture
@@ -142,3 +142,24 @@ def test_the_cli_writes_its_details_to_the_log_not_to_stderr(
         handler.flush()
     log_file = Path(app_env["SCRIPTWRIGHT_DATA_DIR"]) / "logs" / "scriptwright.log"
     assert "MODEL_NOT_FOUND" in log_file.read_text(encoding="utf-8")
+
+
+def test_a_line_logged_soon_comes_on_the_loops_next_turn_or_at_once_without_a_loop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "app.test")
+    logger = logging.getLogger("app.test")
+    log_soon(logger, logging.INFO, "[RateLimiter] %s without a loop", "groq")
+    assert "groq without a loop" in caplog.text
+
+    async def on_the_loop() -> list[str]:
+        log_soon(logger, logging.INFO, "[RateLimiter] %s on the loop", "gemini")
+        before = [r.getMessage() for r in caplog.records]
+        await asyncio.sleep(0)
+        return before
+
+    before = asyncio.run(on_the_loop())
+    assert "[RateLimiter] gemini on the loop" not in before
+    assert "[RateLimiter] gemini on the loop" in caplog.text
+    log_soon(logger, logging.DEBUG, "not at INFO")
+    assert "not at INFO" not in caplog.text

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from app.core.catalogue import CATALOGUE, catalogue_entry
 from app.core.errors import ErrorCode, LLMProviderError, describe_wait
+from app.core.logs import log_soon
 from app.core.ratelimit.clock import Clock, SystemClock
 from app.core.ratelimit.settings import RateLimitConfig
 from app.core.ratelimit.snapshot import LimitSource, RateLimitSnapshot, Window
@@ -722,7 +723,9 @@ class SlidingWindowLimiter:
         self._last = now
         self._in_flight += 1
         if self._config.enabled:
-            logger.info(
+            log_soon(
+                logger,
+                logging.INFO,
                 "[RateLimiter] %s rate limit check passed (%d/%d used)",
                 self.provider,
                 len(self._minute),

@@ -81,6 +81,8 @@ async def test_log_lines(caplog: pytest.LogCaptureFixture) -> None:
     clock = FakeClock(START)
     limiter = SlidingWindowLimiter("gemini", None, RateLimitConfig(requests_per_minute=15), clock=clock)
     (await limiter.acquire()).commit()
+    assert "check passed" not in caplog.text  # logged on the loop's next turn, off the request's path
+    await asyncio.sleep(0)
     assert "[RateLimiter] gemini rate limit check passed (1/15 used)" in caplog.text
     groq = make(clock, requests_per_minute=2, seconds_per_request=30)
     (await groq.acquire()).commit()
