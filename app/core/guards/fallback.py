@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Literal
 
 from app.core.errors import ErrorCode, LLMProviderError
-from app.core.guards.guarded import CallReport, FallbackStep, GuardedProvider, OpenedStream, stream_opened
-from app.core.types import ChatMessage, GenerateOptions, GenerateResult, HealthReport, ModelInfo, StreamItem
+from app.core.guards.guarded import CallReport, FallbackStep, GuardedProvider, OpenedStream, StreamOpener
+from app.core.types import ChatMessage, GenerateOptions, GenerateResult, HealthReport, ModelInfo
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ def should_fall_back(error: BaseException) -> bool:
     return isinstance(error, LLMProviderError) and error.code in FALLBACK_CODES
 
 
-class FallbackChain:
+class FallbackChain(StreamOpener):
     """Several guarded providers behind the one interface; the first is the user's choice."""
 
     def __init__(
@@ -114,18 +113,6 @@ class FallbackChain:
                     raise
                 failed = (provider, error)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def stream(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        system_prompt: str | None = None,
-        options: GenerateOptions | None = None,
-        report: CallReport | None = None,
-    ) -> AsyncGenerator[StreamItem, None]:
-        return stream_opened(
-            partial(self.open_stream, messages, system_prompt=system_prompt, options=options, report=report)
-        )
 
     async def open_stream(
         self,

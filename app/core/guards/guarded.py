@@ -219,8 +219,35 @@ class OpenedStream:
         return cls(first, stream)
 
 
-async def stream_opened(opening: Callable[[], Awaitable[OpenedStream]]) -> AsyncGenerator[StreamItem, None]:
-    """`stream()` for whatever has `open_stream()`: opened on the first read, then every item."""
+class StreamOpener:
+    """`stream()` for a class with `open_stream()` (the guarded provider, the fallback chain)."""
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        system_prompt: str | None = None,
+        options: GenerateOptions | None = None,
+        report: CallReport | None = None,
+    ) -> AsyncGenerator[StreamItem, None]:
+        """Text deltas, then one GenerateResult. Retried only while no text has reached the caller."""
+        return _items(
+            partial(self.open_stream, messages, system_prompt=system_prompt, options=options, report=report)
+        )
+
+    async def open_stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        system_prompt: str | None = None,
+        options: GenerateOptions | None = None,
+        report: CallReport | None = None,
+    ) -> OpenedStream:
+        raise NotImplementedError
+
+
+async def _items(opening: Callable[[], Awaitable[OpenedStream]]) -> AsyncGenerator[StreamItem, None]:
+    """Opened on the first read, then every item."""
     opened = await opening()
     last = opened.first
     async with aclosing(opened.rest) as rest:
@@ -231,7 +258,7 @@ async def stream_opened(opening: Callable[[], Awaitable[OpenedStream]]) -> Async
         raise opened.ended_early()
 
 
-class GuardedProvider:
+class GuardedProvider(StreamOpener):
     """Any LLMProvider behind the limiter, the circuit breaker and the retry policy; same interface."""
 
     def __init__(
@@ -327,19 +354,6 @@ class GuardedProvider:
             raise
         self._end(call, None, result)
         return result
-
-    def stream(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        system_prompt: str | None = None,
-        options: GenerateOptions | None = None,
-        report: CallReport | None = None,
-    ) -> AsyncGenerator[StreamItem, None]:
-        """Text deltas, then one GenerateResult. Retried only while no text has reached the caller."""
-        return stream_opened(
-            partial(self.open_stream, messages, system_prompt=system_prompt, options=options, report=report)
-        )
 
     async def open_stream(
         self,
