@@ -32,7 +32,8 @@ class _BackgroundHandler(logging.Handler):
     The one handler this module puts on the root logger: configuring again replaces it. The stdlib's
     QueueListener wakes its thread for every record; waking a sleeping thread costs the waker ~60 us on a
     virtual machine, so a record logged on a thread running an event loop (the window's, the CLI's) wakes
-    the writer a moment later, from that loop, once for all the records of a request.
+    the writer a moment later, from that loop, once for all the records of a request. A warning or an error
+    wakes it at once: the process may be about to end.
     """
 
     def __init__(self, *handlers: logging.Handler) -> None:
@@ -50,6 +51,9 @@ class _BackgroundHandler(logging.Handler):
         self._pending.append(self._prepared(record))
         if self._closed:  # a late record at exit: written here rather than lost
             self._drain()
+        elif record.levelno >= logging.WARNING:
+            self._wake_due = True
+            self._wake.set()  # a problem is written at once: the process may be about to end
         elif not self._wake_due:
             self._wake_due = True
             loop = asyncio_running_loop()

@@ -88,6 +88,21 @@ def test_a_request_on_the_event_loop_logs_without_writing_and_wakes_the_writer_o
     assert file_writers == {"scriptwright-log"}  # the event loop never wrote
 
 
+def test_a_warning_on_the_event_loop_is_written_without_waiting_for_the_loop(
+    tmp_path: Path, restore_root_logger: None, file_writers: set[str]
+) -> None:
+    path = configure_logging(tmp_path, level="info", stderr_level=None)
+
+    async def a_failing_request() -> list[str]:
+        logging.getLogger("app.test").info("[RateLimiter] admitted")
+        logging.getLogger("app.test").warning("[ScriptService] groq failed")
+        return wait_for_lines(path, 2)  # the loop is blocked here: only the writer thread can write them
+
+    lines = asyncio.run(a_failing_request())
+    assert "admitted" in lines[0] and "groq failed" in lines[1]
+    assert file_writers == {"scriptwright-log"}
+
+
 def test_a_record_from_a_thread_without_a_loop_is_written_at_once_by_the_writer(
     tmp_path: Path, restore_root_logger: None, file_writers: set[str]
 ) -> None:
