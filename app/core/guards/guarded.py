@@ -235,15 +235,8 @@ class StreamOpener:
             partial(self.open_stream, messages, system_prompt=system_prompt, options=options, report=report)
         )
 
-    async def open_stream(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        system_prompt: str | None = None,
-        options: GenerateOptions | None = None,
-        report: CallReport | None = None,
-    ) -> OpenedStream:
-        raise NotImplementedError
+    # Each class's own: admission, retries, fallback up to the first text (same arguments as stream()).
+    open_stream: Callable[..., Awaitable[OpenedStream]]
 
 
 async def _items(opening: Callable[[], Awaitable[OpenedStream]]) -> AsyncGenerator[StreamItem, None]:
