@@ -77,9 +77,7 @@ class WriteHold:
         self._ended = False
 
     def end(self) -> None:
-        if not self._ended:
-            self._ended = True
-            self._writer._end_hold()
+        self._writer._end_hold(self)
 
     def __enter__(self) -> WriteHold:
         return self
@@ -142,8 +140,11 @@ class WriteBehind:
             self._holds += 1
         return WriteHold(self)
 
-    def _end_hold(self) -> None:
-        with self._progress:
+    def _end_hold(self, hold: WriteHold) -> None:
+        with self._progress:  # a hold may be ended from two threads (the loop, and a blocking script_id)
+            if hold._ended:
+                return
+            hold._ended = True
             self._holds -= 1
             if not self._holds:
                 self._queue_kept()

@@ -214,3 +214,15 @@ def test_closing_writes_what_a_hold_kept(db_path: Path) -> None:
         store.close()
     with Store.open(db_path) as reopened:
         assert [r.topic for r in reopened.list_scripts()] == ["kept"]
+
+
+def test_a_hold_ended_twice_counts_once(store: Store) -> None:
+    outer = store.writes_held()
+    inner = store.writes_held()
+    inner.end()
+    inner.end()  # the service ends it on the loop's next turn; a blocking script_id may have already
+    created = store.later(lambda: store.create_script("Tides", None, "groq", "m", None))
+    threading.Event().wait(0.1)
+    assert not created.done()  # the outer hold still keeps it
+    outer.end()
+    assert created.result(10) > 0
