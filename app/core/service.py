@@ -61,7 +61,7 @@ from app.core.usage.pricing import PRICES_KEY, PriceTable
 if TYPE_CHECKING:
     from app.core.keys import KeyStore
     from app.core.providers.base import LLMProvider
-    from app.store import Store
+    from app.store import RequestRecord, Store
     from app.store.writer import QueuedWrite, WriteHold
 
 log = logging.getLogger(__name__)
@@ -77,15 +77,53 @@ HELD_WRITES_MAX_S = 1.0
 
 @dataclass(slots=True)
 class _ScriptRows:
-    """The rows one generate() leaves: its script row (queued, its id comes later) and its calls' costs,
-    kept from the writer by `hold` until the caller has its outcome."""
+    """The rows one generate() leaves: its script row, its calls' ledger rows, the answer it caches and its
+    outcome. They are written behind the reply in one queued write (`queue_final`), which `hold` keeps from
+    the writer until the caller has its outcome: four queued writes cost the reply ~0.1 ms more. A reply that
+    outlives HELD_WRITES_MAX_S has its script row and calls so far queued then (`queue_started`), so that a
+    crash mid-stream still leaves them."""
 
-    created: QueuedWrite[int]
-    costs: list[float | None]  # None: a call whose price is unknown
+    store: Store
+    create: Callable[[], int]  # the script's row, as it started
     hold: WriteHold
+    created: QueuedWrite[int] | None = None
+    calls: list[RequestRecord] = field(default_factory=list)  # not queued yet
+    costs: list[float | None] = field(default_factory=list)  # None: a call whose price is unknown
+    extras: list[tuple[str, Callable[[], object]]] = field(default_factory=list)  # (what failed, write)
+    final: QueuedWrite[int] | None = None
 
     def cost(self) -> float | None:
         return None if None in self.costs else sum(c for c in self.costs if c is not None)
+
+    def queue_started(self) -> None:
+        if self.created is None:
+            self.created = self.store.later(self.create)
+        if self.calls:
+            calls, self.calls, created = self.calls, [], self.created
+            self.store.later(lambda: self._write_calls(created.applied(), calls))
+
+    def queue_final(self, outcome: dict[str, Any]) -> QueuedWrite[int]:
+        calls, extras, created = self.calls, self.extras, self.created
+
+        def write() -> int:
+            script_id = created.applied() if created is not None else self.create()
+            self._write_calls(script_id, calls)
+            for what, extra in extras:
+                _logged(what, extra)
+            self.store.finish_script(script_id, **outcome)
+            return script_id
+
+        self.final = self.store.later(write)
+        return self.final
+
+    def _write_calls(self, script_id: int, calls: list[RequestRecord]) -> None:
+        # Each in a savepoint of its own: a ledger row that fails is logged, the script is saved regardless.
+        for call in calls:
+            _logged(
+                "could not write a call to the ledger",
+                self.store.record_request,
+                replace(call, script_id=script_id),
+            )
 
 
 # The script an attempt belongs to, so the ledger row can point at it (set per generate() task).
@@ -326,16 +364,12 @@ class ScriptService:
         try:
             # An event-loop timer, not the writer thread, bounds the hold: waking that thread now to wait
             # would cost the request a switch of the interpreter lock.
-            hold_limit = loop.call_later(HELD_WRITES_MAX_S, self.store.release_held_writes)
             rows = _ScriptRows(
-                self.store.later(
-                    partial(
-                        self.store.create_script, request.topic, persona, name, writer.model, target_words
-                    )
-                ),
-                [],
+                self.store,
+                partial(self.store.create_script, request.topic, persona, name, writer.model, target_words),
                 hold,
             )
+            hold_limit = loop.call_later(HELD_WRITES_MAX_S, self._let_rows_go, rows)
             token = _current_script.set(rows)
             report = CallReport()
             parts: list[str] = []
@@ -402,7 +436,7 @@ class ScriptService:
         messages: list[ChatMessage],
     ) -> ScriptOutcome:
         if not result.cached:
-            self._cache_result(result, report, system_prompt, messages)
+            self._cache_result(rows, result, report, system_prompt, messages)
         saved = self._save_script(
             rows,
             text=result.text,
@@ -432,7 +466,12 @@ class ScriptService:
         )
 
     def _cache_result(
-        self, result: GenerateResult, report: CallReport, system_prompt: str, messages: list[ChatMessage]
+        self,
+        rows: _ScriptRows,
+        result: GenerateResult,
+        report: CallReport,
+        system_prompt: str,
+        messages: list[ChatMessage],
     ) -> None:
         """Cache a fresh answer under the provider and model that wrote it (after a fallback too)."""
         if not self.cache.enabled or not report.attempts:
@@ -443,8 +482,7 @@ class ScriptService:
             key = cache_key(last.provider, last.model, system_prompt, messages, None)
             self.cache.save(key, last.provider, last.model, result)
 
-        cached = self.store.later(save)
-        cached.add_done_callback(_log_failure("could not cache the answer"))  # the script is saved regardless
+        rows.extras.append(("could not cache the answer", save))  # the script is saved regardless
 
     def _end(
         self,
@@ -489,23 +527,22 @@ class ScriptService:
         self.store.release_held_writes()
 
     def _save_script(self, rows: _ScriptRows, **outcome: Any) -> Future[int]:
-        """Queue the script's outcome (partial text included) behind its other rows. The future resolves to
-        the script's id; a failure is logged and left on it for the caller to show."""
-
-        def finish() -> int:
-            script_id = rows.created.applied()
-            self.store.finish_script(script_id, **outcome)
-            return script_id
-
-        saved = self.store.later(finish)
+        """Queue the script's rows with its outcome (partial text included). The future resolves to the
+        script's id; a failure is logged and left on it for the caller to show."""
+        saved = rows.queue_final(outcome)
         saved.add_done_callback(_log_failure("could not save the script"))
         return saved
+
+    def _let_rows_go(self, rows: _ScriptRows) -> None:
+        """A reply streaming past HELD_WRITES_MAX_S: its script row and calls so far go to the writer."""
+        rows.queue_started()
+        self.store.release_held_writes()
 
     def _record_attempt(self, attempt: AttemptRecord) -> None:
         """Each attempt that reached a provider (or a cache hit): ledger row with its cost, then counters.
 
-        The counters (which budgets read) count it at once; the ledger row is written behind, pointing at the
-        script the attempt belongs to.
+        The counters (which budgets read) count it at once; the ledger row is written behind, with the row of
+        the script the attempt belongs to.
         """
         from app.store import RequestRecord
 
@@ -518,15 +555,14 @@ class ScriptService:
         )
         record = RequestRecord(**attempt.as_dict(), cost_usd=cost)
         rows = _current_script.get()
-        if rows is None:
-            written = self.store.later(partial(self.store.record_request, record))
-        else:
+        if rows is None or rows.final is not None:
+            self.store.later(partial(self.store.record_request, record)).add_done_callback(
+                _log_failure("could not write a call to the ledger")
+            )
+        else:  # written with the script's row, once the reply is in
             used_tokens = (attempt.prompt_tokens or 0) + (attempt.completion_tokens or 0) > 0
             rows.costs.append(None if cost is None and used_tokens else cost or 0.0)
-            written = self.store.later(
-                lambda: self.store.record_request(replace(record, script_id=rows.created.applied()))
-            )
-        written.add_done_callback(_log_failure("could not write a call to the ledger"))
+            rows.calls.append(record)
         self.counters.record(record)
 
     def _save_all_reported(self, report: CallReport) -> None:
@@ -623,6 +659,14 @@ class ScriptService:
         adapters = list(self._providers.values())
         self._providers.clear()
         await asyncio.gather(*(a.aclose() for a in adapters), return_exceptions=True)
+
+
+def _logged(what: str, write: Callable[..., object], *args: Any) -> None:
+    """Run one of a script's side writes on the writer thread; its failure is logged, not raised."""
+    try:
+        write(*args)
+    except Exception as error:
+        log.error("[ScriptService] %s: %s", what, error, exc_info=error)
 
 
 def _log_failure(what: str) -> Callable[[Future[Any]], None]:

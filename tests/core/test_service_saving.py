@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import AsyncIterator
 
@@ -87,6 +88,34 @@ async def test_a_script_the_database_refuses_is_an_error_on_the_outcome_not_a_cr
     assert "could not save the script" in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("refused", "logged"),
+    [("record_request", "could not write a call to the ledger"), ("cache", "could not cache the answer")],
+)
+async def test_a_refused_ledger_row_or_cache_entry_still_leaves_the_script_saved(
+    make_service: ServiceFactory,
+    fake_groq: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    refused: str,
+    logged: str,
+) -> None:
+    service = make_service()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    if refused == "cache":
+        monkeypatch.setattr(service.cache, "save", refuse)
+    else:
+        monkeypatch.setattr(service.store, refused, refuse)
+    outcome = await service.generate(ScriptRequest("Tides", provider="groq", use_cache=False))
+    script_id = await outcome.wait_saved()  # one write carries them all, yet only the refused part is lost
+    record = service.store.get_script(script_id)
+    assert record is not None and (record.status, record.text) == ("complete", "Tides follow the moon.")
+    assert logged in caplog.text and "disk is full" in caplog.text
+
+
 async def test_a_new_request_does_not_wait_for_the_last_ones_rows(
     make_service: ServiceFactory, fake_groq: None
 ) -> None:
@@ -121,17 +150,27 @@ async def test_a_new_services_first_request_reads_nothing_behind_the_writer(
 async def test_the_rows_wait_for_the_end_of_the_reply(make_service: ServiceFactory, fake_groq: None) -> None:
     service = make_service()
     await (await service.generate(ScriptRequest("Warm-up", provider="groq", use_cache=False))).wait_saved()
-    written_while_streaming: list[bool] = []
+    outside = sqlite3.connect(service.store.path)  # reads the file without waiting for the writer
+    rows_while_streaming: list[int] = []
 
     def on_delta(_text: str) -> None:
-        threading.Event().wait(0.05)  # time enough for an idle writer to write the script's row
-        written_while_streaming.append(service.store._db.writes.pending == 0)
+        threading.Event().wait(0.05)  # time enough for an idle writer to write a row queued now
+        rows_while_streaming.append(outside.execute("SELECT count(*) FROM scripts").fetchone()[0])
 
     outcome = await service.generate(
         ScriptRequest("Tides", provider="groq", use_cache=False), on_delta=on_delta
     )
-    assert written_while_streaming == [False, False, False]  # the script's row is queued, not written
+    assert rows_while_streaming == [1, 1, 1]  # the warm-up's only: nothing is written while the reply streams
+    assert service.store._db.writes.pending == 1  # the script, its call, its cache entry: one write
     assert (await outcome.wait_saved()) > 0
+    assert outside.execute("SELECT count(*) FROM scripts").fetchone()[0] == 2
+    assert (
+        outside.execute("SELECT count(*) FROM requests WHERE script_id = ?", (outcome.script_id,)).fetchone()[
+            0
+        ]
+        == 1
+    )
+    outside.close()
 
 
 class SlowGroq(FakeGroq):
@@ -155,18 +194,27 @@ async def test_a_long_reply_lets_its_rows_go_after_the_hold_limit(
     service = make_service()
     await (await service.generate(ScriptRequest("Warm-up", provider="groq", use_cache=False))).wait_saved()
     monkeypatch.setattr(service_module, "HELD_WRITES_MAX_S", 0.01)
-    written_while_streaming: list[bool] = []
+    outside = sqlite3.connect(service.store.path)  # reads the file without waiting for the writer
+    seen_while_streaming: list[list[tuple[str, int]]] = []
 
     def on_delta(_text: str) -> None:
-        written_while_streaming.append(service.store._db.writes.pending == 0)
+        threading.Event().wait(0.02)  # time enough for an idle writer to write a row queued now
+        seen_while_streaming.append(
+            outside.execute(
+                "SELECT s.status, count(r.id) FROM scripts s LEFT JOIN requests r ON r.script_id = s.id"
+                " WHERE s.topic = 'Tides' GROUP BY s.id"
+            ).fetchall()
+        )
 
     outcome = await service.generate(
         ScriptRequest("Tides", provider="groq", use_cache=False), on_delta=on_delta
     )
     # Held at first; once the limit passed, the script's row went to the database mid-stream, so a crash
     # from then on still leaves it (marked as still being written).
-    assert written_while_streaming[0] is False and written_while_streaming[-1] is True
+    assert seen_while_streaming[0] == [] and seen_while_streaming[-1] == [("generating", 0)]
     assert (await outcome.wait_saved()) > 0
+    assert outside.execute("SELECT status FROM scripts WHERE topic = 'Tides'").fetchall() == [("complete",)]
+    outside.close()
 
 
 async def test_the_rows_go_to_the_writer_once_the_caller_has_its_outcome(
