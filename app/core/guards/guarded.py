@@ -513,9 +513,12 @@ class GuardedProvider(StreamOpener):
 
     def _attempt_ok(self, call: _Call, sent: _Sent, result: GenerateResult, *, streamed: bool) -> None:
         usage = result.usage
-        sent.reservation.commit(usage.total_tokens if usage.total_tokens > 0 else None)
+        # What the limiter learns from the reply waits for the loop's next turn, or its next reader.
+        after_reply = self.limiter.after_reply
+        after_reply.add(sent.reservation.commit, usage.total_tokens if usage.total_tokens > 0 else None)
+        if result.rate_limits is not None:
+            after_reply.add(self._observe, result.rate_limits)
         self.breaker.record_success()
-        self._observe(result.rate_limits)
         self._record(
             call,
             AttemptRecord(

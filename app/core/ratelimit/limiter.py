@@ -27,6 +27,7 @@ from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from app.core.catalogue import CATALOGUE, catalogue_entry
+from app.core.deferred import DeferredWork
 from app.core.errors import ErrorCode, LLMProviderError, describe_wait
 from app.core.logs import log_soon
 from app.core.ratelimit.clock import Clock, SystemClock
@@ -358,6 +359,9 @@ class SlidingWindowLimiter:
         self._listeners: list[LimiterListener] = []
         self._daily: DailyRequestCount | None = None
         self._in_flight = 0  # admitted, not yet committed or released
+        # What a finished reply tells this limiter (its tokens, the limits it reported), taken in on the
+        # loop's next turn, or before anything reads the windows: every reader prunes first, which settles it.
+        self.after_reply = DeferredWork()
         self._apply_config(self._config)
 
     # --- public API -----------------------------------------------------------------------------------
@@ -623,6 +627,8 @@ class SlidingWindowLimiter:
                 logger.exception("[RateLimiter] a listener failed on %s", kind)
 
     def _prune(self, now: float) -> None:
+        if self.after_reply:
+            self.after_reply.settle()
         minute = self._minute
         while minute and minute[0].ts + WINDOW_SECONDS <= now:
             minute.popleft()

@@ -139,6 +139,23 @@ async def test_token_reservation_is_corrected_from_the_actual_usage() -> None:
     assert estimate_tokens(MESSAGES, None, None) == 7
 
 
+async def test_a_reply_reporting_a_window_used_up_holds_the_very_next_call() -> None:
+    clock = FakeClock(START)
+    used_up = RateLimitSnapshot(
+        "groq",
+        "llama-3.3-70b-versatile",
+        windows=(WindowLimit(Window.REQUESTS_PER_DAY, 1000, 0, START + 170, LimitSource.PROVIDER, START),),
+        observed_at=START,
+    )
+    provider = make_guards(clock).wrap(FakeGroq([Reply(snapshot=used_up)], clock=clock))
+    items = [item async for item in provider.stream(MESSAGES)]
+    # What the reply reported is taken in after it, on the loop's next turn, so the caller had its reply
+    # first; but the next call, asked for before that turn, already waits for the reset.
+    assert items[-1].rate_limits is used_up and provider.limiter.after_reply
+    assert provider.limiter.next_free_at() == START + 170
+    assert not provider.limiter.after_reply
+
+
 async def test_snapshots_from_results_and_errors_feed_the_state_and_log(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
