@@ -79,7 +79,7 @@ HELD_WRITES_MAX_S = 1.0
 class _ScriptRows:
     """The rows one generate() leaves: its script row, its calls' ledger rows, the answer it caches and its
     outcome. They are written behind the reply in one queued write (`queue_final`), which `hold` keeps from
-    the writer until the caller has its outcome: four queued writes cost the reply ~0.1 ms more. A reply that
+    the writer until the caller has its outcome: four queued writes cost the reply ~40 us more. A reply that
     outlives HELD_WRITES_MAX_S has its script row and calls so far queued then (`queue_started`), so that a
     crash mid-stream still leaves them."""
 
@@ -362,13 +362,13 @@ class ScriptService:
         hold = self.store.writes_held()
         loop = asyncio.get_running_loop()
         try:
-            # An event-loop timer, not the writer thread, bounds the hold: waking that thread now to wait
-            # would cost the request a switch of the interpreter lock.
             rows = _ScriptRows(
                 self.store,
                 partial(self.store.create_script, request.topic, persona, name, writer.model, target_words),
                 hold,
             )
+            # An event-loop timer, not the writer thread, bounds the hold: waking that thread now to wait
+            # would cost the request a switch of the interpreter lock.
             hold_limit = loop.call_later(HELD_WRITES_MAX_S, self._let_rows_go, rows)
             token = _current_script.set(rows)
             report = CallReport()

@@ -588,6 +588,8 @@ class SlidingWindowLimiter:
         stamps = sorted(t for t in times if t <= now)
         self._minute.clear()
         self._day.clear()
+        for entry in self._tokens:  # a call in flight (or its reply's deferred commit) corrects them no more
+            entry.live = False
         self._tokens.clear()
         self._token_sum = 0
         self._last = stamps[-1] if stamps else None

@@ -225,6 +225,16 @@ async def test_tokens_are_reserved_then_corrected_from_actual_usage() -> None:
     assert usage is not None and usage.used == 800 and usage.limit == 1000
 
 
+async def test_a_call_in_flight_when_the_ledger_reseeds_the_windows_leaves_their_tokens_alone() -> None:
+    clock = FakeClock(START)
+    limiter = make(clock, requests_per_minute=100, tokens_per_minute=1000)
+    in_flight = await limiter.acquire(600)
+    limiter.seed([START], [(START, 200)])  # the ledger's word replaces the windows the call was counted in
+    in_flight.commit(300)  # its correction no longer has an entry to correct
+    usage = limiter.usage().get(Window.TOKENS_PER_MINUTE)
+    assert usage is not None and usage.used == 200
+
+
 async def test_a_token_waiter_is_released_when_enough_tokens_expire() -> None:
     clock = FakeClock(START)
     limiter = make(clock, requests_per_minute=100, tokens_per_minute=1000)
