@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -215,41 +216,64 @@ MEASUREMENTS = (
 )
 
 
+def summary(timings: dict[str, list[float]]) -> dict[str, float]:
+    """One measurement's figures (ms): added p50/p95 as the difference of percentiles and as paired
+    differences, the rows' landing time and the loop's added CPU time."""
+    bare, app = timings["bare SDK"], timings["app"]
+    paired = [a - b for a, b in zip(app, bare, strict=True)]
+    cpu = [a - b for a, b in zip(timings["app cpu"], timings["bare cpu"], strict=True)]
+    return {
+        "bare_p50": percentile(bare, 0.5),
+        "bare_p95": percentile(bare, 0.95),
+        "app_p50": percentile(app, 0.5),
+        "app_p95": percentile(app, 0.95),
+        "added_p50": percentile(app, 0.5) - percentile(bare, 0.5),
+        "added_p95": percentile(app, 0.95) - percentile(bare, 0.95),
+        "paired_p50": percentile(paired, 0.5),
+        "paired_p95": percentile(paired, 0.95),
+        "writes_p50": percentile(timings["writes"], 0.5),
+        "writes_p95": percentile(timings["writes"], 0.95),
+        "cpu_p50": percentile(cpu, 0.5),
+        "cpu_p95": percentile(cpu, 0.95),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument(
+        "--modes", default=",".join(mode for mode, _ in MEASUREMENTS), help="http, replay and/or parsed"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object of figures instead of a table")
     args = parser.parse_args()
+    titles = dict(MEASUREMENTS)
+    modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    unknown = [mode for mode in modes if mode not in titles]
+    if unknown or not modes:
+        parser.error(f"unknown measurement {', '.join(unknown) or '(none)'}; choose from {', '.join(titles)}")
     emulator, url = start_emulator()
     try:
-        results = [
-            (title, asyncio.run(measure(url, args.requests, mode=mode))) for mode, title in MEASUREMENTS
-        ]
+        results = {mode: summary(asyncio.run(measure(url, args.requests, mode=mode))) for mode in modes}
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
+    if args.json:
+        print(json.dumps({"requests": args.requests, "load": os.getloadavg()[0], "results": results}))
+        return
     print(f"{args.requests} streamed Groq requests per path, alternating (ms)")
     print(f"{'measurement':<30}{'path':<28}{'p50':>9}{'p95':>9}")
-    for title, timings in results:
-        bare, app = timings["bare SDK"], timings["app"]
-        for name, samples in (("bare SDK call", bare), ("app (service+guards+DB)", app)):
-            print(f"{title:<30}{name:<28}{percentile(samples, 0.5):>9.3f}{percentile(samples, 0.95):>9.3f}")
-        added_p50 = percentile(app, 0.5) - percentile(bare, 0.5)
-        added_p95 = percentile(app, 0.95) - percentile(bare, 0.95)
-        print(f"{title:<30}{'added (p50/p95 difference)':<28}{added_p50:>9.3f}{added_p95:>9.3f}")
+    rows = (
+        ("bare SDK call", "bare"),
+        ("app (service+guards+DB)", "app"),
+        ("added (p50/p95 difference)", "added"),
         # Each app call against the bare call just before it: drift in the machine's speed cancels out.
-        paired = [a - b for a, b in zip(app, bare, strict=True)]
-        paired_p50, paired_p95 = percentile(paired, 0.5), percentile(paired, 0.95)
-        print(f"{title:<30}{'added (paired differences)':<28}{paired_p50:>9.3f}{paired_p95:>9.3f}")
-        writes = timings["writes"]
-        print(
-            f"{title:<30}{'rows saved, after the reply':<28}"
-            f"{percentile(writes, 0.5):>9.3f}{percentile(writes, 0.95):>9.3f}"
-        )
-        cpu = [a - b for a, b in zip(timings["app cpu"], timings["bare cpu"], strict=True)]
-        print(
-            f"{title:<30}{'loop CPU added, with after':<28}"
-            f"{percentile(cpu, 0.5):>9.3f}{percentile(cpu, 0.95):>9.3f}"
-        )
+        ("added (paired differences)", "paired"),
+        ("rows saved, after the reply", "writes"),
+        ("loop CPU added, with after", "cpu"),
+    )
+    for mode, figures in results.items():
+        for name, key in rows:
+            print(f"{titles[mode]:<30}{name:<28}{figures[key + '_p50']:>9.3f}{figures[key + '_p95']:>9.3f}")
     print(f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
 
 
