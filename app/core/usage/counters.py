@@ -106,7 +106,8 @@ class UsageCounters:
             start, _ = self.bounds(record.provider, kind, record.started_at)
             models = self._periods.get((record.provider, kind, start))
             if models is not None:
-                models[record.model] = models.get(record.model, UsageTotals()) + added
+                counted = models.get(record.model)  # no empty default built per call (the reply waits)
+                models[record.model] = added if counted is None else counted + added
         for listener in tuple(self._listeners):
             try:
                 listener(record.provider, record.model)
