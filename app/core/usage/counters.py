@@ -81,7 +81,7 @@ class UsageCounters:
         start, end = self.bounds(provider, kind, now)
         models = self._load(provider, kind, start, end)
         if model is not None:
-            totals = models.get(model, UsageTotals())
+            totals = models.get(model) or UsageTotals()  # read at every admission: no default built in vain
         else:
             totals = sum(models.values(), UsageTotals())
         return PeriodUsage(provider, model, kind, start, end, totals)
