@@ -13,7 +13,7 @@ from app.core import service as service_module
 from app.core.providers.base import ProviderChunk, ProviderRequest
 from app.core.service import ScriptRequest
 from app.store import Store, StoreError
-from tests.core.guards.guard_fakes import FakeGroq, Reply
+from tests.core.guards.guard_fakes import MESSAGES, FakeGroq, Reply
 from tests.support.services import ServiceFactory
 
 PRICES = {"groq/llama-3.3-70b-versatile": {"input_per_mtok": 0.59, "output_per_mtok": 0.79}}
@@ -114,6 +114,18 @@ async def test_a_refused_ledger_row_or_cache_entry_still_leaves_the_script_saved
     record = service.store.get_script(script_id)
     assert record is not None and (record.status, record.text) == ("complete", "Tides follow the moon.")
     assert logged in caplog.text and "disk is full" in caplog.text
+
+
+async def test_a_call_made_outside_a_generation_still_gets_its_ledger_row(
+    make_service: ServiceFactory, fake_groq: None
+) -> None:
+    service = make_service()
+    # The guarded provider used on its own (no script): its call has no script's write to go with.
+    result = await service._guarded("groq").chat(MESSAGES)
+    assert result.provider == "groq" and result.text
+    service.store._db.writes.flush()
+    [row] = service.store.list_requests(limit=5)
+    assert (row.provider, row.outcome, row.script_id) == ("groq", "ok", None)
 
 
 async def test_a_new_request_does_not_wait_for_the_last_ones_rows(
