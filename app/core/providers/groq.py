@@ -15,7 +15,6 @@ from typing import Any
 
 import groq
 import httpx
-from groq.types.chat import ChatCompletionChunk
 
 from app.core.config import ProviderSettings
 from app.core.errors import ErrorCode, LLMProviderError, describe_wait
@@ -23,14 +22,15 @@ from app.core.providers.base import (
     LLMProvider,
     ProviderChunk,
     ProviderRequest,
-    close_stream,
+    StreamErrorFrame,
     shared_tls_context,
     transport_failure,
 )
+from app.core.providers.openai_wire import read_choice, read_completion, read_stream
 from app.core.ratelimit.clock import Clock
 from app.core.ratelimit.snapshot import QuotaViolation, RateLimitSnapshot
 from app.core.ratelimit.wire import kept_headers, parse_groq_error, parse_groq_headers
-from app.core.types import ModelInfo, TokenUsage
+from app.core.types import ModelInfo
 
 _OPENAI_SUFFIX = "/openai/v1"
 
@@ -53,7 +53,6 @@ class GroqProvider(LLMProvider):
     def prepare(self) -> None:
         # The client imports its resource modules (chat, audio, ...) on first access, ~10 ms.
         _ = self._sdk().chat.completions
-        _parse_sample_chunk()
 
     def _sdk(self) -> groq.AsyncGroq:
         if self._client is None:
@@ -95,63 +94,34 @@ class GroqProvider(LLMProvider):
 
     async def _complete(self, request: ProviderRequest) -> ProviderChunk:
         raw = await self._sdk().chat.completions.with_raw_response.create(**self._arguments(request))
-        headers = kept_headers(raw.headers)
-        completion = await raw.parse()
-        if not isinstance(completion, groq.types.chat.ChatCompletion) or not completion.choices:
-            raise self._unreadable_error(f"a completion without choices: {str(completion)[:300]}")
-        choice = completion.choices[0]
-        return ProviderChunk(
-            text=choice.message.content or "",
-            usage=_usage(completion.usage),
-            finish_reason=choice.finish_reason or None,
-            headers=headers,
-        )
+        return read_completion(await raw.json(), kept_headers(raw.headers))  # plain JSON, as streams are
 
     async def _stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk | str]:
-        stream = await self._sdk().chat.completions.create(
+        # The SDK sends the request and raises its status errors; the chunks are read as plain JSON (see
+        # openai_wire for why).
+        async with self._sdk().chat.completions.with_streaming_response.create(
             **self._arguments(request),
             stream=True,
             extra_body={"stream_options": {"include_usage": True}},
-        )
-        finished = False
-        try:
-            yield ProviderChunk(headers=kept_headers(stream.response.headers))  # read before iterating
-            async for chunk in stream:
-                provider_chunk = self._chunk(chunk)
-                if not isinstance(provider_chunk, str) and provider_chunk.finish_reason is not None:
-                    finished = True
-                yield provider_chunk
-        finally:
-            await close_stream(stream)  # closes the response: a cancelled stream stops Groq generating
-        if not finished:
-            raise self._dropped_error("the stream ended without a finish_reason")
+        ) as response:  # leaving the block closes the response: a cancelled stream stops Groq generating
+            http_response = response.http_response
+            yield ProviderChunk(headers=kept_headers(http_response.headers))
+            async for item in read_stream(http_response, self._chunk, self._dropped_error):
+                yield item
 
-    def _chunk(self, chunk: groq.types.chat.ChatCompletionChunk) -> ProviderChunk | str:
-        # Runs once per token: plain attribute reads, no work for what a chunk does not carry.
-        if type(chunk) is not ChatCompletionChunk and not isinstance(chunk, ChatCompletionChunk):
-            raise self._unreadable_error(f"a {type(chunk).__name__} instead of a chat.completion.chunk")
-        x_groq = chunk.x_groq
-        usage = chunk.usage
-        if x_groq is not None:
-            if x_groq.error:
+    def _chunk(self, chunk: dict[str, Any]) -> ProviderChunk | str:
+        usage = chunk.get("usage")
+        x_groq = chunk.get("x_groq")
+        if x_groq is not None:  # Groq's own part: its usage, or an error that ends the reply
+            error = x_groq.get("error")
+            if error:
                 raise self.error(
                     ErrorCode.PROVIDER_UNAVAILABLE,
-                    f"Groq stopped in the middle of the reply ({x_groq.error[:200]}). Try again.",
-                    detail=f"x_groq.error={x_groq.error[:500]}",
+                    f"Groq stopped in the middle of the reply ({str(error)[:200]}). Try again.",
+                    detail=f"x_groq.error={str(error)[:500]}",
                 )
-            if x_groq.usage is not None:
-                usage = x_groq.usage
-        choices = chunk.choices
-        if not choices:
-            return ProviderChunk(usage=_usage(usage) if usage is not None else None)
-        choice = choices[0]
-        if usage is None and not choice.finish_reason:
-            return choice.delta.content or ""
-        return ProviderChunk(
-            choice.delta.content or "",
-            _usage(usage) if usage is not None else None,
-            choice.finish_reason or None,
-        )
+            usage = x_groq.get("usage") or usage
+        return read_choice(chunk, usage)
 
     async def _list_models(self) -> list[ModelInfo]:
         listing = await self._sdk().models.list()
@@ -191,8 +161,8 @@ class GroqProvider(LLMProvider):
             )
         if isinstance(exc, groq.APIResponseValidationError):
             return self._unreadable_error(detail)
-        if isinstance(exc, groq.APIError):  # an error inside a 200 stream: no status, the inner error body
-            return self._map_stream_error(exc, detail)
+        if isinstance(exc, StreamErrorFrame):  # an error inside a 200 stream
+            return self._map_stream_error(exc.body, detail)
         return self._fallback_error(exc)
 
     def _map_status_error(self, exc: groq.APIStatusError, detail: str) -> LLMProviderError:
@@ -249,13 +219,13 @@ class GroqProvider(LLMProvider):
             detail=detail,
         )
 
-    def _map_stream_error(self, exc: groq.APIError, detail: str) -> LLMProviderError:
-        error_code, said = _error_fields(exc.body)
+    def _map_stream_error(self, body: object, detail: str) -> LLMProviderError:
+        error_code, said = _error_fields(body)
         if error_code == "rate_limit_exceeded":
-            return self._quota_error(None, exc.body, None, detail)
+            return self._quota_error(None, body, None, detail)
         return self.error(
             ErrorCode.PROVIDER_UNAVAILABLE,
-            f"Groq failed in the middle of the reply ({(said or exc.message)[:200]}). Try again.",
+            f"Groq failed in the middle of the reply ({said or 'no reason given'}). Try again.",
             detail=detail,
         )
 
@@ -316,40 +286,6 @@ class GroqProvider(LLMProvider):
         )
 
 
-def _parse_sample_chunk() -> None:
-    """Parse one streamed chunk as the SDK parses each chunk, here rather than on the event loop.
-
-    The SDK's models build their pydantic validators on first use (`defer_build`), and the SDK builds a
-    TypeAdapter per union field (`x_groq`, `usage`) on the first chunk that carries one: ~15-50 ms on the
-    first reply's first and last chunks, which froze the window mid-stream. One chunk with every field the
-    reply uses builds them all.
-    """
-    usage = {
-        "prompt_tokens": 1,
-        "completion_tokens": 1,
-        "total_tokens": 2,
-        "queue_time": 0.0,
-        "total_time": 0.0,
-    }
-    ChatCompletionChunk.construct(
-        id="chatcmpl-sample",
-        object="chat.completion.chunk",
-        created=0,
-        model="sample",
-        system_fingerprint="fp_sample",
-        choices=[
-            {
-                "index": 0,
-                "delta": {"role": "assistant", "content": "Hi"},
-                "logprobs": None,
-                "finish_reason": "stop",
-            }
-        ],
-        x_groq={"id": "req_sample", "usage": usage},
-        usage=usage,
-    )
-
-
 def _error_fields(body: object) -> tuple[str | None, str | None]:
     """(code, message) of a Groq error body: the whole `{"error": {...}}` or the inner object."""
     if isinstance(body, Mapping):
@@ -363,15 +299,6 @@ def _error_fields(body: object) -> tuple[str | None, str | None]:
     if isinstance(body, str):
         return None, body.strip()[:200] or None
     return None, None
-
-
-def _usage(usage: Any) -> TokenUsage | None:
-    if usage is None:
-        return None
-    prompt = getattr(usage, "prompt_tokens", None) or 0
-    completion = getattr(usage, "completion_tokens", None) or 0
-    total = getattr(usage, "total_tokens", None) or prompt + completion
-    return TokenUsage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
 
 
 def _model_info(model: Any) -> ModelInfo:

@@ -13,7 +13,6 @@ send no limit headers simply report none. The provider's name is its settings' n
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,12 +29,12 @@ from app.core.providers.base import (
     StreamErrorFrame,
     read_failure,
     shared_tls_context,
-    sse_events,
 )
+from app.core.providers.openai_wire import read_choice, read_completion, read_int, read_stream
 from app.core.ratelimit.clock import Clock
 from app.core.ratelimit.snapshot import QuotaViolation, RateLimitSnapshot
 from app.core.ratelimit.wire import kept_headers, parse_groq_error, parse_openai_headers
-from app.core.types import ModelInfo, TokenUsage
+from app.core.types import ModelInfo
 
 
 class OpenAICompatibleProvider(LLMProvider):
@@ -98,55 +97,26 @@ class OpenAICompatibleProvider(LLMProvider):
         response = await self._http().post(f"{self._base}/chat/completions", json=self._arguments(request))
         if response.status_code >= 400:
             raise await read_failure(response)
-        completion = response.json()
-        choices = completion.get("choices") if isinstance(completion, dict) else None
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise self._unreadable_error(f"a completion without choices: {str(completion)[:300]}")
-        message = choices[0].get("message") or {}
-        return ProviderChunk(
-            text=str(message.get("content") or ""),
-            usage=_usage(completion.get("usage")),
-            finish_reason=choices[0].get("finish_reason") or None,
-            headers=kept_headers(response.headers),
-            model=completion.get("model") if isinstance(completion.get("model"), str) else None,
-        )
+        return read_completion(response.json(), kept_headers(response.headers))
 
-    async def _stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]:
+    async def _stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk | str]:
         body = {**self._arguments(request), "stream": True, "stream_options": {"include_usage": True}}
         client = self._http()
         response = await client.send(
             client.build_request("POST", f"{self._base}/chat/completions", json=body), stream=True
         )
-        finished = False
         try:
             if response.status_code >= 400:
                 raise await read_failure(response)
             yield ProviderChunk(headers=kept_headers(response.headers))
-            async for _event, data in sse_events(response):
-                if data.strip() == "[DONE]":
-                    break
-                chunk = json.loads(data)
-                if not isinstance(chunk, dict):
-                    raise self._unreadable_error(f"a stream frame that is not an object: {data[:300]}")
-                if "error" in chunk:
-                    raise StreamErrorFrame(chunk)
-                provider_chunk = self._chunk(chunk)
-                finished = finished or provider_chunk.finish_reason is not None
-                yield provider_chunk
+            async for item in read_stream(response, self._chunk, self._dropped_error):
+                yield item
         finally:
             await response.aclose()  # an unread body closes the connection: the server stops generating
-        if not finished:
-            raise self._dropped_error("the stream ended without a finish_reason")
 
-    def _chunk(self, chunk: dict[str, Any]) -> ProviderChunk:
-        choices = chunk.get("choices")
-        choice = choices[0] if isinstance(choices, list) and choices else None
-        delta = choice.get("delta") if isinstance(choice, dict) else None
-        return ProviderChunk(
-            text=str((delta or {}).get("content") or ""),
-            usage=_usage(chunk.get("usage")),
-            finish_reason=(choice.get("finish_reason") or None) if isinstance(choice, dict) else None,
-        )
+    @staticmethod
+    def _chunk(chunk: dict[str, Any]) -> ProviderChunk | str:
+        return read_choice(chunk, chunk.get("usage"))
 
     async def _list_models(self) -> list[ModelInfo]:
         response = await self._http().get(f"{self._base}/models")
@@ -156,7 +126,7 @@ class OpenAICompatibleProvider(LLMProvider):
         if not isinstance(data, list):
             raise self._unreadable_error(f"a model list without data: {response.text[:300]}")
         return [
-            ModelInfo(id=m["id"], context_window=_int(m.get("context_length") or m.get("context_window")))
+            ModelInfo(id=m["id"], context_window=read_int(m.get("context_length") or m.get("context_window")))
             for m in data
             if isinstance(m, dict) and isinstance(m.get("id"), str)
         ]
@@ -276,16 +246,3 @@ def _error_fields(body: object) -> tuple[str | None, str | None, str | None]:
         if isinstance(inner, str):
             return None, None, inner.strip()[:200]
     return None, None, None
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _usage(usage: object) -> TokenUsage | None:
-    if not isinstance(usage, Mapping):
-        return None
-    prompt = _int(usage.get("prompt_tokens")) or 0
-    completion = _int(usage.get("completion_tokens")) or 0
-    total = _int(usage.get("total_tokens")) or prompt + completion
-    return TokenUsage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
