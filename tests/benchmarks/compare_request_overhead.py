@@ -61,7 +61,7 @@ def main() -> None:
     )
     parser.add_argument("base", help="a git revision")
     parser.add_argument("new", nargs="?", help="a git revision (default: the working tree)")
-    parser.add_argument("--modes", default="replay", help="http, replay and/or parsed (default: replay)")
+    parser.add_argument("--modes", default="replay", help="http, replay and/or floor (default: replay)")
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
