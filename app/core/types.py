@@ -32,6 +32,9 @@ class TokenUsage:
     total_tokens: int = 0
 
 
+_UNREAD: Any = object()
+
+
 @dataclass(frozen=True, slots=True)
 class GenerateResult:
     text: str
@@ -41,10 +44,24 @@ class GenerateResult:
     latency_ms: float
     finish_reason: str | None = None
     time_to_first_token_ms: float | None = None
-    rate_limits: RateLimitSnapshot | None = None
     raw_headers: Mapping[str, str] = field(default_factory=dict)
     parsed: Any = None
     cached: bool = False  # replayed from the response cache: nothing was sent
+    # How `rate_limits` is read from the headers: the adapter's parser, as of the reply's end. It runs on the
+    # first read; the guards make that a loop turn after the caller had its reply, off the reply's path.
+    read_rate_limits: Callable[[], RateLimitSnapshot | None] | None = field(
+        default=None, repr=False, compare=False
+    )
+    _rate_limits: Any = field(default=_UNREAD, init=False, repr=False, compare=False)
+
+    @property
+    def rate_limits(self) -> RateLimitSnapshot | None:
+        """What the reply's headers said about the provider's limits; None if they said nothing."""
+        snapshot = self._rate_limits
+        if snapshot is _UNREAD:
+            snapshot = self.read_rate_limits() if self.read_rate_limits is not None else None
+            object.__setattr__(self, "_rate_limits", snapshot)  # read once; the result stays frozen
+        return snapshot
 
 
 @dataclass(slots=True)

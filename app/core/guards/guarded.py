@@ -516,8 +516,8 @@ class GuardedProvider(StreamOpener):
         # What the limiter learns from the reply waits for the loop's next turn, or its next reader.
         after_reply = self.limiter.after_reply
         after_reply.add(sent.reservation.commit, usage.total_tokens if usage.total_tokens > 0 else None)
-        if result.rate_limits is not None:
-            after_reply.add(self._observe, result.rate_limits)
+        if result.read_rate_limits is not None:
+            after_reply.add(self._observe_reply, result)
         self.breaker.record_success()
         self._record(
             call,
@@ -621,6 +621,9 @@ class GuardedProvider(StreamOpener):
             self.limiter.hold_until(reset, f"{label}'s {what} is used up", exc.window)
             return _with_message(exc, quota_sentence(self.name, exc.window, reset, now, self.local_tz))
         return exc
+
+    def _observe_reply(self, result: GenerateResult) -> None:
+        self._observe(result.rate_limits)  # the headers are parsed here, once the caller has its reply
 
     def _observe(self, snapshot: Any) -> None:
         if snapshot is None:

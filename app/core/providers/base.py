@@ -227,8 +227,11 @@ class LLMProvider(ABC):
         await self.list_models()
         return None
 
-    def rate_limit_snapshot(self, headers: Mapping[str, str]) -> RateLimitSnapshot | None:
-        """What the response headers say about the limits; None for providers that send none."""
+    def rate_limit_snapshot(
+        self, headers: Mapping[str, str], now: float | None = None
+    ) -> RateLimitSnapshot | None:
+        """What the response headers say about the limits (as of `now`, by default the clock's); None for
+        providers that send none."""
         return None
 
     def _refusal_snapshot(
@@ -390,7 +393,9 @@ class LLMProvider(ABC):
             latency_ms=(time.perf_counter() - started) * 1000,
             finish_reason=finish_reason,
             time_to_first_token_ms=(first_token_at - started) * 1000 if first_token_at is not None else None,
-            rate_limits=self.rate_limit_snapshot(headers) if headers else None,
+            read_rate_limits=functools.partial(self.rate_limit_snapshot, headers, self.clock.now())
+            if headers
+            else None,
             raw_headers=dict(headers),
             parsed=parsed,
         )

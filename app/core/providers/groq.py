@@ -71,8 +71,10 @@ class GroqProvider(LLMProvider):
         if client is not None:
             await client.close()
 
-    def rate_limit_snapshot(self, headers: Mapping[str, str]) -> RateLimitSnapshot | None:
-        return parse_groq_headers(self.model, headers, self.clock.now())
+    def rate_limit_snapshot(
+        self, headers: Mapping[str, str], now: float | None = None
+    ) -> RateLimitSnapshot | None:
+        return parse_groq_headers(self.model, headers, self.clock.now() if now is None else now)
 
     # --- requests --------------------------------------------------------------------------------------
 

@@ -69,8 +69,10 @@ class OpenAICompatibleProvider(LLMProvider):
         if client is not None:
             await client.aclose()
 
-    def rate_limit_snapshot(self, headers: Mapping[str, str]) -> RateLimitSnapshot | None:
-        return parse_openai_headers(self.name, self.model, headers, self.clock.now())
+    def rate_limit_snapshot(
+        self, headers: Mapping[str, str], now: float | None = None
+    ) -> RateLimitSnapshot | None:
+        return parse_openai_headers(self.name, self.model, headers, self.clock.now() if now is None else now)
 
     # --- requests --------------------------------------------------------------------------------------
 

@@ -49,7 +49,7 @@ class ScriptedProvider(LLMProvider):
         self.script = list(script)
         self.calls = 0
         self.requests: list[ProviderRequest] = []
-        self._snapshot: RateLimitSnapshot | None = None
+        self._snapshots: dict[str, RateLimitSnapshot | None] = {}  # by call, as its headers name it
         self.closed = False
 
     def _next(self, request: ProviderRequest) -> Reply:
@@ -64,22 +64,25 @@ class ScriptedProvider(LLMProvider):
                 raise result
             step = result if isinstance(result, Reply) else Reply()
         assert isinstance(step, Reply)
-        self._snapshot = step.snapshot
+        self._snapshots[str(self.calls)] = step.snapshot
         return step
+
+    def _headers(self) -> dict[str, str]:
+        return {"x-fake-call": str(self.calls)}
 
     async def _complete(self, request: ProviderRequest) -> ProviderChunk:
         reply = self._next(request)
         return ProviderChunk(
-            text=reply.text, usage=reply.usage, headers={"x-fake": "1"}, finish_reason="stop"
+            text=reply.text, usage=reply.usage, headers=self._headers(), finish_reason="stop"
         )
 
     async def _stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk]:
-        reply = self._next(request)
+        reply, headers = self._next(request), self._headers()
         for piece in reply.chunks if reply.chunks is not None else [reply.text]:
             if isinstance(piece, BaseException):
                 raise piece
             yield ProviderChunk(text=piece)
-        yield ProviderChunk(usage=reply.usage, headers={"x-fake": "1"}, finish_reason="stop")
+        yield ProviderChunk(usage=reply.usage, headers=headers, finish_reason="stop")
 
     async def _list_models(self) -> list[ModelInfo]:
         return [ModelInfo(self.model)]
@@ -87,8 +90,8 @@ class ScriptedProvider(LLMProvider):
     def _map_error(self, exc: BaseException) -> LLMProviderError:
         return self.error(ErrorCode.NETWORK_ERROR, f"{self.label} failed: {exc}")
 
-    def rate_limit_snapshot(self, headers: Any) -> RateLimitSnapshot | None:
-        return self._snapshot
+    def rate_limit_snapshot(self, headers: Any, now: float | None = None) -> RateLimitSnapshot | None:
+        return self._snapshots.get(headers.get("x-fake-call", ""))
 
     async def aclose(self) -> None:
         self.closed = True

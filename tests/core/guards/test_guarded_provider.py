@@ -15,7 +15,7 @@ from app.core.guards.guarded import estimate_tokens
 from app.core.ratelimit.clock import FakeClock
 from app.core.ratelimit.settings import GuardSettings, RateLimitConfig, RetryConfig
 from app.core.ratelimit.snapshot import LimitSource, RateLimitSnapshot, Window, WindowLimit
-from app.core.types import ChatMessage, GenerateOptions, TokenUsage
+from app.core.types import ChatMessage, GenerateOptions, GenerateResult, TokenUsage
 
 
 def groq_snapshot(remaining: int, at: float) -> RateLimitSnapshot:
@@ -154,6 +154,20 @@ async def test_a_reply_reporting_a_window_used_up_holds_the_very_next_call() -> 
     assert items[-1].rate_limits is used_up and provider.limiter.after_reply
     assert provider.limiter.next_free_at() == START + 170
     assert not provider.limiter.after_reply
+
+
+async def test_a_replys_headers_are_parsed_after_the_caller_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock(START)
+    inner = FakeGroq([Reply(snapshot=groq_snapshot(remaining=5, at=START))], clock=clock)
+    parsed: list[object] = []
+    parse = inner.rate_limit_snapshot
+    monkeypatch.setattr(inner, "rate_limit_snapshot", lambda *args: parsed.append(args) or parse(*args))
+    provider = make_guards(clock).wrap(inner)
+    items = [item async for item in provider.stream(MESSAGES)]
+    assert isinstance(items[-1], GenerateResult) and not parsed  # the reply came back unparsed
+    await asyncio.sleep(0)  # the loop's next turn: the guards take in what the headers say
+    assert len(parsed) == 1 and not provider.limiter.after_reply
+    assert items[-1].rate_limits is not None and len(parsed) == 1  # read once, kept
 
 
 async def test_snapshots_from_results_and_errors_feed_the_state_and_log(

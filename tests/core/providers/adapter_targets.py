@@ -98,20 +98,20 @@ TARGETS = (
         "groq",
         ("/chat/completions",),
         needs_key=True,
-        supports=COMMON | {"bad_key", "daily_quota", "too_large", "flex"},
+        supports=COMMON | {"bad_key", "daily_quota", "too_large", "flex", "rate_limit_headers"},
     ),
     Target(
         "openai",
         ("/chat/completions",),
         needs_key=True,
-        supports=COMMON | {"bad_key", "insufficient_quota", "context_length"},
+        supports=COMMON | {"bad_key", "insufficient_quota", "context_length", "rate_limit_headers"},
         base_path="/openai-compat/v1",
     ),
     Target(
         "anthropic",
         ("/v1/messages",),
         needs_key=True,
-        supports=COMMON | {"bad_key"},
+        supports=COMMON | {"bad_key", "rate_limit_headers"},
         base_path="/anthropic",
         statuses=(("overloaded", 529),),  # Anthropic's overloaded_error
     ),

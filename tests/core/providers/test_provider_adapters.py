@@ -16,6 +16,7 @@ import pytest
 
 from app.core.errors import ErrorCode, LLMProviderError
 from app.core.providers.base import EMPTY_REPLY, LLMProvider
+from app.core.ratelimit.clock import FakeClock
 from app.core.ratelimit.snapshot import Window
 from app.core.types import ChatMessage, GenerateOptions, GenerateResult
 from tests.core.providers.adapter_targets import FAKE_KEYS, WRONG_KEY, Target
@@ -174,6 +175,24 @@ async def test_headers_and_snapshot(
     assert (rpd.limit, rpd.remaining) == (1000, 999)
     assert tpm.limit == 12000 and tpm.remaining is not None and tpm.remaining < 12000
     assert rpd.reset_at is not None and rpd.reset_at > time.time()
+
+
+@STREAMED
+@pytest.mark.feature("rate_limit_headers")
+async def test_snapshot_is_read_as_of_the_replys_end_however_late(
+    target: Target, make_provider: MakeProvider, streamed: bool
+) -> None:
+    """The headers are parsed on the first read of `rate_limits` (off the reply's path), with the clock as it
+    was when the reply ended: a read an hour later sees the same windows."""
+    clock = FakeClock(time.time())
+    ended_at = clock.now()
+    result = await call(make_provider(clock=clock), streamed)
+    clock.advance(3600)
+    snapshot = result.rate_limits
+    assert snapshot is not None and snapshot.observed_at == ended_at
+    resets = [w.reset_at for w in snapshot.windows if w.reset_at is not None]
+    assert resets and all(reset < ended_at + 3600 for reset in resets)
+    assert result.rate_limits is snapshot  # parsed once
 
 
 def check_per_minute_headers(target: Target, result: GenerateResult) -> None:
