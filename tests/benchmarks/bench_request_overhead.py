@@ -81,11 +81,19 @@ async def measure(url: str, requests: int, *, mode: str) -> dict[str, list[float
     import groq
     import httpx
 
+    original = groq.DefaultAsyncHttpxClient
     if mode in ("replay", "floor"):
         body, headers = record_reply(url)
         transport = httpx.MockTransport(lambda request: httpx.Response(200, headers=headers, content=body))
-        original = groq.DefaultAsyncHttpxClient
         groq.DefaultAsyncHttpxClient = lambda **kw: original(transport=transport, **kw)  # type: ignore[misc]
+    try:
+        return await measure_paths(url, requests, mode)
+    finally:
+        groq.DefaultAsyncHttpxClient = original  # type: ignore[misc]
+
+
+async def measure_paths(url: str, requests: int, mode: str) -> dict[str, list[float]]:
+    import groq
 
     from app.core.logs import configure_logging
     from app.core.service import ScriptOutcome, ScriptRequest, ScriptService
