@@ -10,6 +10,7 @@ stream raises a bare `APIError`; `APITimeoutError` subclasses `APIConnectionErro
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -98,18 +99,19 @@ class GroqProvider(LLMProvider):
         raw = await self._sdk().chat.completions.with_raw_response.create(**self._arguments(request))
         return read_completion(await raw.json(), kept_headers(raw.headers))  # plain JSON, as streams are
 
-    async def _stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk | str]:
+    def _stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk | str]:
         # The SDK sends the request and raises its status errors; the chunks are read as plain JSON (see
         # openai_wire for why).
+        return read_stream(self._opened_stream(request), self._chunk, self._dropped_error)
+
+    @asynccontextmanager
+    async def _opened_stream(self, request: ProviderRequest) -> AsyncIterator[httpx.Response]:
         async with self._sdk().chat.completions.with_streaming_response.create(
             **self._arguments(request),
             stream=True,
             extra_body={"stream_options": {"include_usage": True}},
-        ) as response:  # leaving the block closes the response: a cancelled stream stops Groq generating
-            http_response = response.http_response
-            yield ProviderChunk(headers=kept_headers(http_response.headers))
-            async for item in read_stream(http_response, self._chunk, self._dropped_error):
-                yield item
+        ) as response:  # leaving it closes the response: a cancelled stream stops Groq generating
+            yield response.http_response
 
     def _chunk(self, chunk: dict[str, Any]) -> ProviderChunk | str:
         usage = chunk.get("usage")

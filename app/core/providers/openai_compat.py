@@ -14,6 +14,7 @@ send no limit headers simply report none. The provider's name is its settings' n
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -101,7 +102,11 @@ class OpenAICompatibleProvider(LLMProvider):
             raise await read_failure(response)
         return read_completion(response.json(), kept_headers(response.headers))
 
-    async def _stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk | str]:
+    def _stream(self, request: ProviderRequest) -> AsyncIterator[ProviderChunk | str]:
+        return read_stream(self._opened_stream(request), self._chunk, self._dropped_error)
+
+    @asynccontextmanager
+    async def _opened_stream(self, request: ProviderRequest) -> AsyncIterator[httpx.Response]:
         body = {**self._arguments(request), "stream": True, "stream_options": {"include_usage": True}}
         client = self._http()
         response = await client.send(
@@ -110,9 +115,7 @@ class OpenAICompatibleProvider(LLMProvider):
         try:
             if response.status_code >= 400:
                 raise await read_failure(response)
-            yield ProviderChunk(headers=kept_headers(response.headers))
-            async for item in read_stream(response, self._chunk, self._dropped_error):
-                yield item
+            yield response
         finally:
             await response.aclose()  # an unread body closes the connection: the server stops generating
 

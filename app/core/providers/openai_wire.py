@@ -10,40 +10,68 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
 
-from app.core.providers.base import ProviderChunk, StreamErrorFrame, sse_events
+from app.core.providers.base import ProviderChunk, StreamErrorFrame
+from app.core.ratelimit.wire import kept_headers
 from app.core.types import TokenUsage
 
 ChunkReader = Callable[[dict[str, Any]], "ProviderChunk | str"]
 
 
 async def read_stream(
-    response: httpx.Response, read_chunk: ChunkReader, ended_early: Callable[[str], Exception]
+    opening: AbstractAsyncContextManager[httpx.Response],
+    read_chunk: ChunkReader,
+    ended_early: Callable[[str], Exception],
 ) -> AsyncIterator[ProviderChunk | str]:
-    """Each chunk of a streamed reply, through `read_chunk`, up to `data: [DONE]`. An error frame raises
-    StreamErrorFrame; a reply that ends before a chunk gave its finish reason raises `ended_early(detail)`,
-    since a reply without its end is a cut connection."""
+    """A streamed reply: its headers first, then each frame through `read_chunk`, up to `data: [DONE]`.
+
+    `opening` sends the request and closes the response when left, so a cancelled or abandoned read stops the
+    provider generating. An error frame raises StreamErrorFrame; a reply that ends before a chunk gave its
+    finish reason raises `ended_early(detail)`, since a reply without its end is a cut connection. The
+    server-sent events are parsed here rather than by `sse_events`: once per token, each generator in the
+    chain costs as much as the frame's parsing.
+    """
     finished = done = False
-    async for _event, data in sse_events(response):
-        if done:  # read to the end, so that httpx's generators finish here rather than when collected
-            continue
-        if data.startswith("[DONE]"):
-            done = True
-            continue
-        chunk = json.loads(data)
-        if type(chunk) is not dict:
-            raise TypeError(f"a stream frame that is not an object: {data[:300]}")
-        if "error" in chunk:
-            raise StreamErrorFrame(chunk)
-        item = read_chunk(chunk)
-        if not finished and not isinstance(item, str) and item.finish_reason is not None:
-            finished = True
-        yield item
+    async with opening as response:
+        yield ProviderChunk(headers=kept_headers(response.headers))
+        data: str | None = None  # the frame being read: its `data:` lines
+        async for line in response.aiter_lines():
+            if line:
+                if line.startswith("data:"):
+                    text = line[5:].removeprefix(" ")
+                    data = text if data is None else f"{data}\n{text}"
+                continue  # other fields (event:, id:) and comments say nothing here
+            if data is None or done:  # a keep-alive; or past [DONE], read to the end so that httpx's
+                continue  # generators finish here rather than when collected
+            item, data = _frame(data, read_chunk), None
+            if item is None:
+                done = True
+                continue
+            if not finished and not isinstance(item, str) and item.finish_reason is not None:
+                finished = True
+            yield item
+        last = _frame(data, read_chunk) if data is not None and not done else None  # no blank line after it
+        if last is not None:
+            finished = finished or (not isinstance(last, str) and last.finish_reason is not None)
+            yield last
     if not finished:
         raise ended_early("the stream ended without a finish_reason")
+
+
+def _frame(data: str, read_chunk: ChunkReader) -> ProviderChunk | str | None:
+    """One frame's chunk; None for `[DONE]`."""
+    if data.startswith("[DONE]"):
+        return None
+    chunk = json.loads(data)
+    if type(chunk) is not dict:
+        raise TypeError(f"a stream frame that is not an object: {data[:300]}")
+    if "error" in chunk:
+        raise StreamErrorFrame(chunk)
+    return read_chunk(chunk)
 
 
 def read_choice(chunk: dict[str, Any], usage: object) -> ProviderChunk | str:

@@ -84,6 +84,24 @@ async def test_frames_after_done_are_ignored(name: str, make: Make, emulator: Em
 
 
 @OPENAI_WIRE
+async def test_server_sent_event_details(name: str, make: Make, emulator: Emulator) -> None:
+    """Comments, keep-alives, other fields, a frame over two `data:` lines, CRLF line ends, and a last frame
+    without the blank line that should end it."""
+    first, last = json.dumps(chunk("Hi")), json.dumps(chunk(" there", "stop"))
+    split = first.index('"choices"')
+    body = (
+        b": keep-alive\n\n\n"
+        + b"event: message\r\nid: 1\r\ndata: " + first[:split].encode() + b"\r\n"
+        + b"data:" + first[split:].encode() + b"\r\n\r\n"
+        + b"retry: 1000\n\n"
+        + b"data: " + last.encode()
+    )  # fmt: skip
+    emulator.queue(name, ScriptedResponse(200, SSE, body))
+    deltas, result = await streamed(make(name))
+    assert deltas == ["Hi", " there"] and result.finish_reason == "stop"
+
+
+@OPENAI_WIRE
 async def test_usage_arrives_in_a_chunk_without_choices(name: str, make: Make, emulator: Emulator) -> None:
     usage = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
     body = frames(chunk("Hi"), chunk(finish_reason="length"), {**BASE, "choices": [], "usage": usage})
