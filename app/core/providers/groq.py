@@ -1,10 +1,11 @@
-"""Groq (OpenAI-compatible): our request <-> the `groq` SDK's AsyncGroq; its exceptions -> our errors.
+"""Groq (OpenAI-compatible): our request -> the `groq` SDK's AsyncGroq; its reply read as plain JSON
+(openai_wire); its exceptions -> our errors.
 
 Facts relied on (reference/provider-wire.md sections 1 and 4): the SDK appends `/openai/v1` to a bare host;
 `max_retries=0` so every 429 reaches us (the SDK would otherwise retry a daily-limit 429 after a second);
 rate-limit headers come on every 2xx/429 (`*-requests` per day, `*-tokens` per minute), read from the raw
-response or `stream.response.headers`; 413 and 498 raise a plain `APIStatusError`; an error inside a 200
-stream raises a bare `APIError`; `APITimeoutError` subclasses `APIConnectionError`.
+response; 413 and 498 raise a plain `APIStatusError`; an error inside a 200 stream is a `data: {"error": ...}`
+frame, or an `x_groq.error` in a chunk; `APITimeoutError` subclasses `APIConnectionError`.
 """
 
 from __future__ import annotations
