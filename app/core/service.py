@@ -44,7 +44,7 @@ from app.core.config import ProviderSettings, resolve_provider_settings
 from app.core.errors import LLMProviderError
 from app.core.guards import CallReport, FallbackChain, FallbackProposal, GuardedProvider, ProviderGuards
 from app.core.guards.fallback import ConsentDecision
-from app.core.guards.guarded import AttemptRecord, OpenedStream
+from app.core.guards.guarded import OpenedStream
 from app.core.prompts import build_script_messages, clamp_words, words_for_minutes
 from app.core.providers import create_provider
 from app.core.ratelimit.clock import Clock, SystemClock
@@ -203,6 +203,7 @@ class ScriptService:
             on_attempt=self._record_attempt,
             daily=self.counters,
             budget=self.budgets,
+            list_price=self._list_price,
         )
         self.guards.seed_from(store)  # a restart does not forget the calls of the last minute and day
         self._providers: dict[tuple[str, str], GuardedProvider] = {}
@@ -538,32 +539,28 @@ class ScriptService:
         rows.queue_started()
         self.store.release_held_writes()
 
-    def _record_attempt(self, attempt: AttemptRecord) -> None:
-        """Each attempt that reached a provider (or a cache hit): ledger row with its cost, then counters.
+    def _record_attempt(self, record: RequestRecord) -> None:
+        """Each attempt that reached a provider (or a cache hit), priced: its ledger row, then the counters.
 
         The counters (which budgets read) count it at once; the ledger row is written behind, with the row of
         the script the attempt belongs to.
         """
-        from app.store import RequestRecord
-
-        cost = (
-            0.0
-            if attempt.cached
-            else self.prices.cost(
-                attempt.provider, attempt.model, attempt.prompt_tokens, attempt.completion_tokens
-            )
-        )
-        record = RequestRecord(**attempt.as_dict(), cost_usd=cost)
         rows = _current_script.get()
         if rows is None or rows.final is not None:
             self.store.later(partial(self.store.record_request, record)).add_done_callback(
                 _log_failure("could not write a call to the ledger")
             )
         else:  # written with the script's row, once the reply is in
-            used_tokens = (attempt.prompt_tokens or 0) + (attempt.completion_tokens or 0) > 0
+            cost = record.cost_usd
+            used_tokens = (record.prompt_tokens or 0) + (record.completion_tokens or 0) > 0
             rows.costs.append(None if cost is None and used_tokens else cost or 0.0)
             rows.calls.append(record)
         self.counters.record(record)
+
+    def _list_price(
+        self, provider: str, model: str, prompt_tokens: int | None, completion_tokens: int | None
+    ) -> float | None:
+        return self.prices.cost(provider, model, prompt_tokens, completion_tokens)  # Settings may replace it
 
     def _save_all_reported(self, report: CallReport) -> None:
         for attempt in {(a.provider, a.model) for a in report.attempts}:

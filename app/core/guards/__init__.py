@@ -9,11 +9,10 @@ from app.core.guards.fallback import (
     FallbackProposal,
     should_fall_back,
 )
-from app.core.guards.guarded import AttemptRecord, CallReport, ChatProvider, FallbackStep, GuardedProvider
+from app.core.guards.guarded import CallReport, ChatProvider, FallbackStep, GuardedProvider
 from app.core.guards.retry import GiveUp, RetryPolicy
 
 __all__ = [
-    "AttemptRecord",
     "CallReport",
     "ChatProvider",
     "CircuitBreaker",

@@ -16,7 +16,7 @@ from datetime import tzinfo
 
 from app.core.guards.breaker import CircuitBreaker
 from app.core.guards.fallback import ConsentCallback, FallbackChain
-from app.core.guards.guarded import AttemptCallback, BudgetCheck, GuardedProvider
+from app.core.guards.guarded import AttemptCallback, BudgetCheck, GuardedProvider, ListPrice
 from app.core.guards.retry import RetryPolicy
 from app.core.providers.base import LLMProvider
 from app.core.ratelimit.clock import Clock, SystemClock
@@ -40,9 +40,11 @@ class ProviderGuards:
         rng: random.Random | None = None,
         daily: DailyRequestCount | None = None,
         budget: BudgetCheck | None = None,
+        list_price: ListPrice | None = None,
     ) -> None:
         self.settings = settings or GuardSettings()
         self.budget = budget  # spending caps, checked before each attempt of every wrapped provider
+        self.list_price = list_price  # each attempt's ledger row carries its cost
         self.clock: Clock = clock or SystemClock()
         self.local_tz = local_tz
         self.state = state or RateLimitState(self.clock, local_tz=local_tz)
@@ -80,6 +82,7 @@ class ProviderGuards:
             on_attempt=self.on_attempt,
             local_tz=self.local_tz,
             budget=self.budget,
+            list_price=self.list_price,
         )
 
     def chain(

@@ -15,7 +15,7 @@ import logging
 import math
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from functools import partial
 from typing import Any, Literal, Protocol
@@ -48,38 +48,11 @@ from app.core.types import (
     StreamItem,
     StreamProgress,
 )
+from app.store.records import RequestRecord
 
 logger = logging.getLogger(__name__)
 
 Outcome = Literal["ok", "error", "cancelled"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AttemptRecord:
-    """One attempt that reached a provider. Field names match the store's `RequestRecord`."""
-
-    provider: str
-    model: str
-    started_at: float  # epoch seconds: the moment the limiter admitted it (what seeding reads back)
-    outcome: Outcome
-    finished_at: float | None = None
-    latency_ms: float | None = None
-    time_to_first_token_ms: float | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    total_tokens: int | None = None
-    error_code: str | None = None
-    streamed: bool = False
-    attempt: int = 1
-    cached: bool = False  # replayed from the response cache: nothing reached the provider
-    usage_estimated: bool = False  # tokens estimated (a stream cut short before the provider said)
-
-    def as_dict(self) -> dict[str, Any]:
-        # Flat fields only: a shallow copy (asdict() deep-copies, which costs more than the ledger row).
-        return {name: getattr(self, name) for name in _ATTEMPT_FIELDS}
-
-
-_ATTEMPT_FIELDS = tuple(f.name for f in fields(AttemptRecord))
 
 
 class BudgetCheck(Protocol):
@@ -91,7 +64,10 @@ class BudgetCheck(Protocol):
     def blocked(self, provider: str) -> LLMProviderError | None: ...
 
 
-AttemptCallback = Callable[[AttemptRecord], Awaitable[None] | None]
+AttemptCallback = Callable[[RequestRecord], Awaitable[None] | None]
+# What an attempt would cost at list price, from (provider, model, prompt tokens, completion tokens); None:
+# unknown. `app.core.usage.pricing.PriceTable.cost`.
+ListPrice = Callable[[str, str, int | None, int | None], float | None]
 TokenEstimator = Callable[[Sequence[ChatMessage], str | None, GenerateOptions | None], int]
 
 
@@ -111,7 +87,7 @@ class CallReport:
 
     provider: str | None = None  # who wrote the result (or was tried last)
     model: str | None = None
-    attempts: list[AttemptRecord] = field(default_factory=list)
+    attempts: list[RequestRecord] = field(default_factory=list)
     waited_ms: float = 0.0  # time spent waiting for slots and pausing before retries
     outcome: Outcome | None = None
     error: BaseException | None = None
@@ -267,9 +243,11 @@ class GuardedProvider(StreamOpener):
         token_estimator: TokenEstimator | None = None,
         local_tz: tzinfo | None = None,
         budget: BudgetCheck | None = None,
+        list_price: ListPrice | None = None,
     ) -> None:
         self.inner = inner
         self.budget = budget
+        self.list_price = list_price
         self.limiter = limiter
         self.breaker = breaker
         self.policy = policy
@@ -521,7 +499,7 @@ class GuardedProvider(StreamOpener):
         self.breaker.record_success()
         self._record(
             call,
-            AttemptRecord(
+            RequestRecord(
                 provider=self.name,
                 model=self.model,  # the model asked for: the ledger is read back per limiter key
                 started_at=sent.reservation.admitted_at,
@@ -534,6 +512,7 @@ class GuardedProvider(StreamOpener):
                 total_tokens=usage.total_tokens,
                 streamed=streamed,
                 attempt=sent.number,
+                cost_usd=self._cost(usage.prompt_tokens, usage.completion_tokens),
             ),
         )
 
@@ -564,7 +543,7 @@ class GuardedProvider(StreamOpener):
         prompt, completion, estimated = self._partial_usage(call, sent, cancelled)
         self._record(
             call,
-            AttemptRecord(
+            RequestRecord(
                 provider=self.name,
                 model=self.model,
                 started_at=sent.reservation.admitted_at,
@@ -577,6 +556,7 @@ class GuardedProvider(StreamOpener):
                 error_code=_code(exc),
                 streamed=streamed,
                 attempt=sent.number,
+                cost_usd=self._cost(prompt, completion),
                 usage_estimated=estimated,
             ),
         )
@@ -688,7 +668,13 @@ class GuardedProvider(StreamOpener):
             raise quota from error
         raise error
 
-    def _record(self, call: _Call, record: AttemptRecord) -> None:
+    def _cost(self, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
+        """The attempt's cost at list price, for its ledger row; None: unknown (or no price list given)."""
+        if self.list_price is None:
+            return None
+        return self.list_price(self.name, self.model, prompt_tokens, completion_tokens)
+
+    def _record(self, call: _Call, record: RequestRecord) -> None:
         call.report.attempts.append(record)
         if self.on_attempt is None:
             return

@@ -16,13 +16,14 @@ import json
 import logging
 import math
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app.core.guards.guarded import AttemptRecord, CallReport
+from app.core.guards.guarded import AttemptCallback, CallReport
 from app.core.ratelimit.clock import Clock, SystemClock
 from app.core.types import ChatMessage, GenerateOptions, GenerateResult, StreamItem, TokenUsage
+from app.store.records import RequestRecord
 from app.store.response_cache import CachedResponse, CacheStats
 
 logger = logging.getLogger(__name__)
@@ -176,9 +177,6 @@ class ResponseCache:
         return self.store.cache_stats()
 
 
-AttemptCallback = Callable[[AttemptRecord], Awaitable[None] | None]
-
-
 async def replay(
     entry: CachedResponse,
     *,
@@ -213,7 +211,7 @@ async def replay(
         time_to_first_token_ms=(first - started) * 1000 if first is not None else None,
         cached=True,
     )
-    record = AttemptRecord(
+    record = RequestRecord(
         provider=entry.provider,
         model=entry.model,
         started_at=started_wall,
@@ -223,6 +221,7 @@ async def replay(
         time_to_first_token_ms=result.time_to_first_token_ms,
         streamed=True,
         cached=True,
+        cost_usd=0.0,
     )
     report.provider, report.model, report.outcome, report.streamed = entry.provider, entry.model, "ok", True
     report.attempts.append(record)

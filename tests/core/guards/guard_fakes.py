@@ -143,6 +143,7 @@ def make_guards(
     retry: RetryConfig | None = None,
     breaker: BreakerConfig | None = None,
     on_attempt: Any = None,
+    list_price: Any = None,
 ) -> ProviderGuards:
     settings = GuardSettings(
         limits=limits if limits is not None else unlimited(),
@@ -151,4 +152,11 @@ def make_guards(
     )
     import random
 
-    return ProviderGuards(settings, clock=clock, on_attempt=on_attempt, local_tz=LOCAL, rng=random.Random(7))
+    return ProviderGuards(
+        settings,
+        clock=clock,
+        on_attempt=on_attempt,
+        local_tz=LOCAL,
+        rng=random.Random(7),
+        list_price=list_price,
+    )

@@ -10,12 +10,13 @@ import pytest
 from guard_fakes import MESSAGES, START, FakeGroq, FakeOllama, Reply, error, make_guards
 
 from app.core.errors import ErrorCode, LLMProviderError
-from app.core.guards import AttemptRecord, CallReport, GuardedProvider, ProviderGuards, guard
+from app.core.guards import CallReport, GuardedProvider, ProviderGuards, guard
 from app.core.guards.guarded import estimate_tokens
 from app.core.ratelimit.clock import FakeClock
 from app.core.ratelimit.settings import GuardSettings, RateLimitConfig, RetryConfig
 from app.core.ratelimit.snapshot import LimitSource, RateLimitSnapshot, Window, WindowLimit
 from app.core.types import ChatMessage, GenerateOptions, GenerateResult, TokenUsage
+from app.store.records import RequestRecord
 
 
 def groq_snapshot(remaining: int, at: float) -> RateLimitSnapshot:
@@ -30,10 +31,16 @@ def groq_snapshot(remaining: int, at: float) -> RateLimitSnapshot:
     )
 
 
-async def test_every_attempt_is_reported_to_the_ledger() -> None:
+async def test_every_attempt_is_reported_to_the_ledger_priced() -> None:
     clock = FakeClock(START)
-    ledger: list[AttemptRecord] = []
-    guards = make_guards(clock, on_attempt=ledger.append)
+    ledger: list[RequestRecord] = []
+    priced: list[tuple[str, str, int | None, int | None]] = []
+
+    def list_price(provider: str, model: str, prompt: int | None, completion: int | None) -> float | None:
+        priced.append((provider, model, prompt, completion))
+        return None if prompt is None else (prompt + 2 * (completion or 0)) / 1000
+
+    guards = make_guards(clock, on_attempt=ledger.append, list_price=list_price)
     provider = guards.wrap(
         FakeGroq([error(ErrorCode.PROVIDER_UNAVAILABLE, status=503), Reply("ok")], clock=clock)
     )
@@ -41,23 +48,17 @@ async def test_every_attempt_is_reported_to_the_ledger() -> None:
     await clock.run_for(10)
     assert task.result().text == "ok"
     first, second = ledger
-    assert first.as_dict() == {
-        "provider": "groq",
-        "model": "llama-3.3-70b-versatile",
-        "started_at": START,
-        "outcome": "error",
-        "finished_at": START,
-        "latency_ms": 0.0,
-        "time_to_first_token_ms": None,
-        "prompt_tokens": None,
-        "completion_tokens": None,
-        "total_tokens": None,
-        "error_code": "PROVIDER_UNAVAILABLE",
-        "streamed": False,
-        "attempt": 1,
-        "cached": False,
-        "usage_estimated": False,
-    }
+    assert first == RequestRecord(
+        provider="groq",
+        model="llama-3.3-70b-versatile",
+        started_at=START,
+        outcome="error",
+        finished_at=START,
+        latency_ms=0.0,
+        error_code="PROVIDER_UNAVAILABLE",
+        attempt=1,
+        cost_usd=None,  # nothing was used, and the list price says so
+    )
     assert (second.outcome, second.attempt, second.started_at, second.total_tokens) == (
         "ok",
         2,
@@ -66,6 +67,19 @@ async def test_every_attempt_is_reported_to_the_ledger() -> None:
     )
     assert (second.prompt_tokens, second.completion_tokens) == (10, 20)
     assert second.latency_ms is not None and second.latency_ms >= 0
+    assert second.cost_usd == 0.05  # (10 + 2 * 20) / 1000: priced as the row is made
+    assert priced == [
+        ("groq", "llama-3.3-70b-versatile", None, None),
+        ("groq", "llama-3.3-70b-versatile", 10, 20),
+    ]
+
+
+async def test_without_a_price_list_an_attempts_cost_is_unknown() -> None:
+    clock = FakeClock(START)
+    ledger: list[RequestRecord] = []
+    provider = make_guards(clock, on_attempt=ledger.append).wrap(FakeGroq([Reply("ok")], clock=clock))
+    await provider.chat(MESSAGES)
+    assert [record.cost_usd for record in ledger] == [None]
 
 
 async def test_an_async_ledger_callback_is_scheduled_and_failures_are_only_logged(
@@ -74,7 +88,7 @@ async def test_an_async_ledger_callback_is_scheduled_and_failures_are_only_logge
     clock = FakeClock(START)
     written: list[str] = []
 
-    async def write(record: AttemptRecord) -> None:
+    async def write(record: RequestRecord) -> None:
         written.append(record.outcome)
 
     provider = make_guards(clock, on_attempt=write).wrap(FakeGroq([Reply("a")], clock=clock))
@@ -82,10 +96,10 @@ async def test_an_async_ledger_callback_is_scheduled_and_failures_are_only_logge
     await clock.run_until_idle()
     assert written == ["ok"]
 
-    async def broken_async(record: AttemptRecord) -> None:
+    async def broken_async(record: RequestRecord) -> None:
         raise OSError("database is locked")
 
-    def broken_sync(record: AttemptRecord) -> None:
+    def broken_sync(record: RequestRecord) -> None:
         raise OSError("disk full")
 
     for callback in (broken_async, broken_sync):
@@ -97,7 +111,7 @@ async def test_an_async_ledger_callback_is_scheduled_and_failures_are_only_logge
 
 async def test_seeding_from_the_ledger_carries_the_window_over_a_restart() -> None:
     clock = FakeClock(START)
-    ledger: list[AttemptRecord] = []
+    ledger: list[RequestRecord] = []
     limits = {"groq": RateLimitConfig(requests_per_minute=2)}
     before = make_guards(clock, limits=limits, on_attempt=ledger.append).wrap(FakeGroq([], clock=clock))
     await before.chat(MESSAGES)
@@ -202,7 +216,7 @@ async def test_snapshots_from_results_and_errors_feed_the_state_and_log(
 async def test_a_cancelled_call_counts_its_slot_and_reports_cancelled() -> None:
     clock = FakeClock(START)
     gate = asyncio.Event()
-    ledger: list[AttemptRecord] = []
+    ledger: list[RequestRecord] = []
     guards = make_guards(
         clock, limits={"groq": RateLimitConfig(requests_per_minute=5)}, on_attempt=ledger.append
     )
@@ -225,7 +239,7 @@ async def test_a_cancelled_call_counts_its_slot_and_reports_cancelled() -> None:
 
 async def test_a_call_cancelled_while_waiting_for_a_slot_sends_and_records_nothing() -> None:
     clock = FakeClock(START)
-    ledger: list[AttemptRecord] = []
+    ledger: list[RequestRecord] = []
     guards = make_guards(
         clock, limits={"groq": RateLimitConfig(requests_per_minute=1)}, on_attempt=ledger.append
     )
@@ -303,7 +317,7 @@ async def test_a_missing_key_fails_before_taking_a_slot() -> None:
     from app.core.config import ProviderSettings
 
     clock = FakeClock(START)
-    ledger: list[AttemptRecord] = []
+    ledger: list[RequestRecord] = []
     guards = make_guards(
         clock, limits={"groq": RateLimitConfig(requests_per_minute=1)}, on_attempt=ledger.append
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from app.core.guards.guarded import AttemptRecord, CallReport
+from app.core.guards.guarded import CallReport
 from app.core.ratelimit.clock import FakeClock
 from app.core.types import ChatMessage, GenerateOptions, GenerateResult, TokenUsage
 from app.core.usage.cache import CacheSettings, ResponseCache, cache_key, load_cache_settings, replay
 from app.store import Store
+from app.store.records import RequestRecord
 
 MESSAGES = [ChatMessage("user", "Write about tides")]
 
@@ -86,9 +87,9 @@ async def test_replay_streams_in_chunks_and_reports_a_cached_attempt(store: Stor
     entry = cache.lookup("k")
     assert entry is not None
     report = CallReport()
-    recorded: list[AttemptRecord] = []
+    recorded: list[RequestRecord] = []
 
-    async def on_attempt(record: AttemptRecord) -> None:
+    async def on_attempt(record: RequestRecord) -> None:
         recorded.append(record)
 
     items = [
